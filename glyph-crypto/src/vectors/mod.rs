@@ -1,0 +1,72 @@
+//! Test vectors (spec section 8): generating the crate's own files from fixed
+//! inputs, and checking a file of the same shape made by someone else.
+//!
+//! Compiled only with the `vectors` feature: it is tooling for
+//! interoperability, not part of what an application links.
+
+mod foundation;
+mod reader;
+
+use serde_json::{Value, json};
+use thiserror::Error;
+
+pub use reader::Mismatch;
+
+/// The kinds of vector file, in the spec's order.
+pub const KINDS: &[&str] = &["identity", "safety-number", "seal-v1", "media", "share"];
+
+/// Why a vector file could not be checked, or where it disagrees.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VectorError {
+    /// The file is not `{"section":"<kind>","vectors":[...]}`.
+    #[error("not a vector file: {0}")]
+    Shape(String),
+    /// The `section` is not a kind this crate knows.
+    #[error("unknown section {0:?}")]
+    UnknownSection(String),
+    /// A vector disagrees with this implementation.
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+    /// Generating a vector failed (the OS RNG is not used, so this is a bug).
+    #[error("generating vectors failed: {0}")]
+    Generate(#[from] crate::Error),
+}
+
+/// Generates the file for `kind` as a JSON value.
+pub fn generate(kind: &str) -> Result<Value, VectorError> {
+    let vectors = match kind {
+        "identity" => foundation::identity()?,
+        "safety-number" => foundation::safety_number()?,
+        "seal-v1" => foundation::seal_v1()?,
+        "media" => foundation::media()?,
+        "share" => foundation::share()?,
+        other => return Err(VectorError::UnknownSection(other.to_owned())),
+    };
+    Ok(json!({"section": kind, "vectors": vectors}))
+}
+
+/// Checks every vector of a file; returns the section and how many vectors
+/// agreed, or the first disagreement.
+pub fn verify(file: &Value) -> Result<(String, usize), VectorError> {
+    let section = file
+        .get("section")
+        .and_then(Value::as_str)
+        .ok_or_else(|| VectorError::Shape("no \"section\" string".into()))?;
+    let vectors = file
+        .get("vectors")
+        .and_then(Value::as_array)
+        .ok_or_else(|| VectorError::Shape("no \"vectors\" array".into()))?;
+    let check: fn(&reader::Vector<'_>) -> Result<(), Mismatch> = match section {
+        "identity" => foundation::check_identity,
+        "safety-number" => foundation::check_safety_number,
+        "seal-v1" => foundation::check_seal_v1,
+        "media" => foundation::check_media,
+        "share" => foundation::check_share,
+        other => return Err(VectorError::UnknownSection(other.to_owned())),
+    };
+    for (index, value) in vectors.iter().enumerate() {
+        check(&reader::Vector::new(section, index, value)?)?;
+    }
+    Ok((section.to_owned(), vectors.len()))
+}
