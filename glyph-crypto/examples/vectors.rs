@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.split_first() {
         Some((command, files)) if command == "verify" && !files.is_empty() => verify(files),
-        Some((command, dir)) if command == "generate" && dir.len() == 1 => generate(Path::new(&dir[0])),
+        Some((command, dir)) if command == "generate" && dir.len() == 1 => {
+            generate(Path::new(&dir[0]))
+        }
         _ => {
             eprintln!("usage: vectors verify FILE...\n       vectors generate DIR");
             ExitCode::from(2)

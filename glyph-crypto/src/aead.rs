@@ -20,7 +20,13 @@ pub(crate) fn xchacha_seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    seal_into::<XChaCha20Poly1305>(XChaCha20Poly1305::new(key.into()), nonce, plaintext, aad)
+    seal_into::<XChaCha20Poly1305>(
+        XChaCha20Poly1305::new(key.into()),
+        nonce,
+        &[],
+        plaintext,
+        aad,
+    )
 }
 
 /// Checks the tag and decrypts; any failure is [`Error::DecryptionFailed`].
@@ -33,13 +39,14 @@ pub(crate) fn xchacha_open(
     open_into::<XChaCha20Poly1305>(XChaCha20Poly1305::new(key.into()), nonce, ciphertext, aad)
 }
 
-/// AES-256-GCM encryption with a 12-byte IV.
-pub(crate) fn aes_gcm_seal(
+/// AES-256-GCM encryption with a 12-byte IV, written as `iv || ct || tag`
+/// in one buffer.
+pub(crate) fn aes_gcm_seal_with_iv_prefix(
     key: &[u8; 32],
     iv: &[u8; 12],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, Error> {
-    seal_into::<Aes256Gcm>(Aes256Gcm::new(key.into()), iv, plaintext, &[])
+    seal_into::<Aes256Gcm>(Aes256Gcm::new(key.into()), iv, iv, plaintext, &[])
 }
 
 /// AES-256-GCM decryption with a 12-byte IV.
@@ -51,15 +58,19 @@ pub(crate) fn aes_gcm_open(
     open_into::<Aes256Gcm>(Aes256Gcm::new(key.into()), iv, ciphertext, &[])
 }
 
+/// Writes `prefix || ciphertext || tag` into one fresh buffer.
 fn seal_into<A: AeadInOut>(
     cipher: A,
     nonce: &[u8],
+    prefix: &[u8],
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<Vec<u8>, Error> {
     let nonce = nonce.try_into().map_err(|_| Error::TooLarge)?;
-    let mut out = vec![0u8; plaintext.len() + TAG_LEN];
-    let (body, tag_slot) = out.split_at_mut(plaintext.len());
+    let mut out = vec![0u8; prefix.len() + plaintext.len() + TAG_LEN];
+    let (head, rest) = out.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    let (body, tag_slot) = rest.split_at_mut(plaintext.len());
     let buffer = InOutBuf::new(plaintext, body).map_err(|_| Error::TooLarge)?;
     let tag = cipher
         .encrypt_inout_detached(nonce, aad, buffer)

@@ -61,7 +61,10 @@ pub(crate) struct Fields<'a>(&'a Map<String, Value>);
 impl<'a> Fields<'a> {
     /// Views `value` as an object.
     pub(crate) fn of(value: &'a Value, what: &'static str) -> Result<Self, DecodeError> {
-        value.as_object().map(Fields).ok_or(DecodeError::WrongType(what))
+        value
+            .as_object()
+            .map(Fields)
+            .ok_or(DecodeError::WrongType(what))
     }
 
     fn get(&self, field: &'static str) -> Result<&'a Value, DecodeError> {
@@ -92,12 +95,16 @@ impl<'a> Fields<'a> {
 
     /// A required string.
     pub(crate) fn str(&self, field: &'static str) -> Result<&'a str, DecodeError> {
-        self.get(field)?.as_str().ok_or(DecodeError::WrongType(field))
+        self.get(field)?
+            .as_str()
+            .ok_or(DecodeError::WrongType(field))
     }
 
     /// A required unsigned integer written without fraction or exponent.
     pub(crate) fn u64(&self, field: &'static str) -> Result<u64, DecodeError> {
-        self.get(field)?.as_u64().ok_or(DecodeError::WrongType(field))
+        self.get(field)?
+            .as_u64()
+            .ok_or(DecodeError::WrongType(field))
     }
 
     /// A required `u32` id.

@@ -32,6 +32,24 @@ pub enum Error {
     /// The input is larger than this construction can carry.
     #[error("input too large")]
     TooLarge,
+    /// A ratchet message would need more skipped message keys than
+    /// `MAX_SKIP` allows; refused before any key is derived.
+    #[error("message too far ahead of its chain")]
+    TooManySkipped,
+    /// A ratchet message was already decrypted (a replay or a duplicate).
+    #[error("message already received")]
+    Duplicate,
+    /// An X3DH header names a signed or one-time prekey this side does not
+    /// hold (used up, rotated away, or never issued).
+    #[error("unknown prekey {0}")]
+    UnknownPreKey(u32),
+    /// An X3DH header where the protocol forbids one (the responder never
+    /// sends one), or one that does not belong to this session.
+    #[error("unexpected X3DH header")]
+    UnexpectedHeader,
+    /// There is no session to send on: start one from the peer's bundle.
+    #[error("no session with this peer")]
+    NoSession,
 }
 
 /// Why recovery words were refused.
@@ -95,6 +113,10 @@ pub enum DecodeError {
     /// A share link or base URL is malformed.
     #[error("invalid link: {0}")]
     Link(&'static str),
+    /// Stored state bytes (a session, a prekey store) are malformed, or from
+    /// a format version this release does not know.
+    #[error("invalid stored state: {0}")]
+    State(&'static str),
 }
 
 impl From<serde_json::Error> for DecodeError {

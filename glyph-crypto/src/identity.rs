@@ -200,9 +200,10 @@ impl PublicIdentity {
     pub fn from_bytes(bytes: &[u8; 64]) -> Result<Self, DecodeError> {
         let (sign, dh) = bytes.split_at(32);
         Ok(Self {
-            sign_pub: SigningPublicKey::from_field("sign_pub", &crate::encoding::to_array(
-                "sign_pub", sign,
-            )?)?,
+            sign_pub: SigningPublicKey::from_field(
+                "sign_pub",
+                &crate::encoding::to_array("sign_pub", sign)?,
+            )?,
             dh_pub: DhPublicKey::from_bytes(crate::encoding::to_array("dh_pub", dh)?),
         })
     }

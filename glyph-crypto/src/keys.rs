@@ -40,7 +40,9 @@ impl DhPublicKey {
 
 impl fmt::Debug for DhPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("DhPublicKey").field(&self.to_base64()).finish()
+        f.debug_tuple("DhPublicKey")
+            .field(&self.to_base64())
+            .finish()
     }
 }
 
@@ -111,7 +113,8 @@ impl SigningPublicKey {
     /// Parses 32 bytes, refusing anything that is not the canonical
     /// encoding of a curve point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, DecodeError> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| DecodeError::InvalidKey("sign_pub"))?;
+        let key =
+            VerifyingKey::from_bytes(bytes).map_err(|_| DecodeError::InvalidKey("sign_pub"))?;
         // The decoder tolerates some non-canonical encodings (y >= p); the
         // protocol does not, so re-encode and compare.
         if key.to_edwards().compress().as_bytes() != bytes {
@@ -153,7 +156,9 @@ impl core::hash::Hash for SigningPublicKey {
 
 impl fmt::Debug for SigningPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SigningPublicKey").field(&self.to_base64()).finish()
+        f.debug_tuple("SigningPublicKey")
+            .field(&self.to_base64())
+            .finish()
     }
 }
 

@@ -10,6 +10,9 @@
 //! | --- | --- |
 //! | 1. Identity | [`Mnemonic`], [`Identity`], [`PublicIdentity`], [`safety_number`] |
 //! | 2. Sealed envelope v1 | [`SealedEnvelope`] |
+//! | 3. X3DH | [`PreKeyStore`], [`SignedPreKey`], [`PreKeyBundle`], [`X3dhHeader`] |
+//! | 4. Double Ratchet | [`Session`], [`RatchetHeader`], [`MAX_SKIP`] |
+//! | 5. Envelope v2 | [`EnvelopeV2`], [`PeerSessions`] |
 //! | 6. Media blob | [`MediaKey`], [`media_sha256`] |
 //! | 7. One-view share | [`ShareKey`], [`ShareLink`] |
 //!
@@ -45,27 +48,39 @@
 
 mod aead;
 mod encoding;
+mod envelope;
 mod error;
 mod identity;
 mod kdf;
 mod keys;
 mod media;
 mod random;
+mod ratchet;
 mod safety;
 mod seal;
+mod session;
 mod share;
+mod state_codec;
+mod x3dh;
 
 #[cfg(feature = "vectors")]
 pub mod vectors;
 
 pub use aead::TAG_LEN;
+pub use envelope::{EnvelopeV2, RatchetMessage};
 pub use error::{DecodeError, Error, MnemonicError};
 pub use identity::{Identity, MNEMONIC_WORDS, Mnemonic, PublicIdentity, Seed};
 pub use keys::{DhKeyPair, DhPublicKey, SIGNATURE_LEN, SigningKeyPair, SigningPublicKey};
 pub use media::{MediaKey, media_sha256};
+pub use ratchet::{MAX_SKIP, MAX_STORED_SKIPPED, RATCHET_HEADER_LEN, RatchetHeader};
 pub use safety::safety_number;
 pub use seal::SealedEnvelope;
+pub use session::{MAX_SESSIONS_PER_PEER, PeerSessions, Session};
 pub use share::{
     SHARE_CODE_LEN, SHARE_CODE_MIN_LEN, SHARE_IV_LEN, ShareKey, ShareLink, generate_share_code,
     validate_base, validate_share_code,
+};
+pub use x3dh::{
+    AD_LEN, OneTimePreKey, PreKeyBundle, PreKeyStore, SignedPreKey, X3dhHeader,
+    verify_signed_prekey,
 };

@@ -7,7 +7,7 @@ use core::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::aead::{TAG_LEN, aes_gcm_open, aes_gcm_seal};
+use crate::aead::{TAG_LEN, aes_gcm_open, aes_gcm_seal_with_iv_prefix};
 use crate::encoding::{b64url, b64url_decode, to_array};
 use crate::error::{DecodeError, Error};
 use crate::random::random_array;
@@ -48,12 +48,12 @@ impl ShareKey {
 
     /// [`ShareKey::seal`] with the IV given, for test vectors. Never reuse
     /// an IV under one key: use `seal` in applications.
-    pub fn seal_with_iv(&self, iv: &[u8; SHARE_IV_LEN], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
-        let ct = aes_gcm_seal(&self.0, iv, plaintext)?;
-        let mut blob = Vec::with_capacity(SHARE_IV_LEN + ct.len());
-        blob.extend_from_slice(iv);
-        blob.extend_from_slice(&ct);
-        Ok(blob)
+    pub fn seal_with_iv(
+        &self,
+        iv: &[u8; SHARE_IV_LEN],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        aes_gcm_seal_with_iv_prefix(&self.0, iv, plaintext)
     }
 
     /// Opens a blob made by [`ShareKey::seal`] (or by a browser, the same way).
@@ -139,7 +139,12 @@ impl ShareLink {
 
     /// The whole link, key included. Whoever sees it can open the share.
     pub fn to_url(&self) -> String {
-        format!("{}/s/{}#key={}", self.base, self.code, b64url(self.key.as_bytes()))
+        format!(
+            "{}/s/{}#key={}",
+            self.base,
+            self.code,
+            b64url(self.key.as_bytes())
+        )
     }
 }
 
@@ -158,13 +163,17 @@ pub fn validate_base(base: &str) -> Result<(), DecodeError> {
     let rest = base
         .strip_prefix("https://")
         .or_else(|| base.strip_prefix("http://"))
-        .ok_or(DecodeError::Link("the base must start with http:// or https://"))?;
+        .ok_or(DecodeError::Link(
+            "the base must start with http:// or https://",
+        ))?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() {
         return Err(DecodeError::Link("the base has no host"));
     }
     if base.contains(['?', '#']) {
-        return Err(DecodeError::Link("the base may not have a query or fragment"));
+        return Err(DecodeError::Link(
+            "the base may not have a query or fragment",
+        ));
     }
     if base.ends_with('/') {
         return Err(DecodeError::Link("the base may not end with a slash"));
@@ -222,7 +231,10 @@ mod tests {
             format!("https://glyph.example/?q/s/abcdefghijk#key={good_key}"),
             format!("https://glyph.example//s/abcdefghijk#key={good_key}"),
             format!("https://glyph.example/s/abcdefghijk#k={good_key}"),
-            format!("https://glyph.example/s/abcdefghijk#key={}", b64url(&[9; 31])),
+            format!(
+                "https://glyph.example/s/abcdefghijk#key={}",
+                b64url(&[9; 31])
+            ),
             "https://glyph.example/s/abcdefghijk".to_owned(),
             format!("https:///s/abcdefghijk#key={good_key}"),
         ] {

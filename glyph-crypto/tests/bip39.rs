@@ -8,7 +8,8 @@ use glyph_crypto::{Mnemonic, MnemonicError};
 
 #[test]
 fn official_english_vectors() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/bip39-trezor.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/bip39-trezor.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("skipped: {} is not present", path.display());
         return;
@@ -25,13 +26,23 @@ fn official_english_vectors() {
             let from_entropy = Mnemonic::from_entropy(&entropy.try_into().unwrap()).unwrap();
             assert_eq!(from_entropy.phrase(), phrase);
             let parsed = Mnemonic::parse(phrase).unwrap();
-            assert_eq!(hex::encode(parsed.to_seed("TREZOR").as_bytes()), seed, "{phrase}");
+            assert_eq!(
+                hex::encode(parsed.to_seed("TREZOR").as_bytes()),
+                seed,
+                "{phrase}"
+            );
         } else {
             // Glyph identities are 12 words; longer official phrases are
             // valid BIP-39 and must be refused by count, not by checksum.
             let words = phrase.split(' ').count();
-            assert_eq!(Mnemonic::parse(phrase).unwrap_err(), MnemonicError::WordCount(words));
+            assert_eq!(
+                Mnemonic::parse(phrase).unwrap_err(),
+                MnemonicError::WordCount(words)
+            );
         }
     }
-    assert!(twelve_word >= 8, "only {twelve_word} twelve-word vectors found");
+    assert!(
+        twelve_word >= 8,
+        "only {twelve_word} twelve-word vectors found"
+    );
 }

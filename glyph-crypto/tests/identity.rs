@@ -17,22 +17,40 @@ fn unknown_words_are_named_with_their_position() {
     let typed = PHRASE.replace("sausage", "sausages");
     assert_eq!(
         Mnemonic::parse(&typed).unwrap_err(),
-        MnemonicError::UnknownWord { word: "sausages".into(), position: 6 }
+        MnemonicError::UnknownWord {
+            word: "sausages".into(),
+            position: 6
+        }
     );
     let message = Mnemonic::parse(&typed).unwrap_err().to_string();
-    assert!(message.contains("sausages") && message.contains('6'), "{message}");
+    assert!(
+        message.contains("sausages") && message.contains('6'),
+        "{message}"
+    );
 }
 
 #[test]
 fn wrong_counts_and_checksums_are_refused() {
     let eleven = PHRASE.rsplit_once(' ').unwrap().0;
-    assert_eq!(Mnemonic::parse(eleven).unwrap_err(), MnemonicError::WordCount(11));
-    assert_eq!(Mnemonic::parse("").unwrap_err(), MnemonicError::WordCount(0));
+    assert_eq!(
+        Mnemonic::parse(eleven).unwrap_err(),
+        MnemonicError::WordCount(11)
+    );
+    assert_eq!(
+        Mnemonic::parse("").unwrap_err(),
+        MnemonicError::WordCount(0)
+    );
     let thirteen = format!("{PHRASE} legal");
-    assert_eq!(Mnemonic::parse(&thirteen).unwrap_err(), MnemonicError::WordCount(13));
+    assert_eq!(
+        Mnemonic::parse(&thirteen).unwrap_err(),
+        MnemonicError::WordCount(13)
+    );
     // Swapping two words keeps every word valid but breaks the checksum.
     let swapped = PHRASE.replacen("legal winner", "winner legal", 1);
-    assert_eq!(Mnemonic::parse(&swapped).unwrap_err(), MnemonicError::Checksum);
+    assert_eq!(
+        Mnemonic::parse(&swapped).unwrap_err(),
+        MnemonicError::Checksum
+    );
 }
 
 #[test]
@@ -41,7 +59,10 @@ fn the_same_words_restore_the_same_identity_and_passphrases_matter() {
     let again = Mnemonic::parse(words.phrase()).unwrap();
     let a = Identity::from_mnemonic(&words, "").unwrap();
     assert_eq!(a, Identity::from_mnemonic(&again, "").unwrap());
-    assert_ne!(a.public(), Identity::from_mnemonic(&again, "x").unwrap().public());
+    assert_ne!(
+        a.public(),
+        Identity::from_mnemonic(&again, "x").unwrap().public()
+    );
     assert_ne!(words, Mnemonic::generate().unwrap());
 }
 
@@ -52,16 +73,27 @@ fn nothing_secret_is_printed_by_debug() {
     let seed = words.to_seed("");
     for text in [format!("{words:?}"), format!("{id:?}"), format!("{seed:?}")] {
         assert!(!text.contains("legal"), "{text}");
-        assert!(!text.contains(&hex::encode(&*id.signing().secret_bytes())), "{text}");
-        assert!(!text.contains(&hex::encode(&seed.as_bytes()[..8])), "{text}");
+        assert!(
+            !text.contains(&hex::encode(&*id.signing().secret_bytes())),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&hex::encode(&seed.as_bytes()[..8])),
+            "{text}"
+        );
     }
 }
 
 #[test]
 fn public_identity_encodings_round_trip_and_are_strict() {
-    let id = Identity::from_mnemonic(&Mnemonic::parse(PHRASE).unwrap(), "").unwrap().public();
+    let id = Identity::from_mnemonic(&Mnemonic::parse(PHRASE).unwrap(), "")
+        .unwrap()
+        .public();
     assert_eq!(PublicIdentity::from_bytes(&id.to_bytes()).unwrap(), id);
-    assert_eq!(PublicIdentity::from_json_value(&id.to_json_value()).unwrap(), id);
+    assert_eq!(
+        PublicIdentity::from_json_value(&id.to_json_value()).unwrap(),
+        id
+    );
     let mut json = id.to_json_value();
     json["dh_pub"] = serde_json::Value::String("AAAA".into());
     assert!(PublicIdentity::from_json_value(&json).is_err());
@@ -72,14 +104,23 @@ fn public_identity_encodings_round_trip_and_are_strict() {
 
 #[test]
 fn safety_numbers_are_symmetric_and_change_with_any_key() {
-    let a = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap().public();
-    let b = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap().public();
+    let a = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "")
+        .unwrap()
+        .public();
+    let b = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "")
+        .unwrap()
+        .public();
     let number = safety_number(&a, &b);
     assert_eq!(number.len(), 60);
     assert!(number.bytes().all(|c| c.is_ascii_digit()));
     assert_eq!(number, safety_number(&b, &a));
     // A server swapping only Bob's DH key changes the number.
-    let c = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap().public();
-    let swapped = PublicIdentity { sign_pub: b.sign_pub, dh_pub: c.dh_pub };
+    let c = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "")
+        .unwrap()
+        .public();
+    let swapped = PublicIdentity {
+        sign_pub: b.sign_pub,
+        dh_pub: c.dh_pub,
+    };
     assert_ne!(number, safety_number(&a, &swapped));
 }

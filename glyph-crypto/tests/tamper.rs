@@ -14,7 +14,10 @@ struct Parties {
 }
 
 fn parties() -> Parties {
-    Parties { alice: SigningKeyPair::generate().unwrap(), bob: DhKeyPair::generate().unwrap() }
+    Parties {
+        alice: SigningKeyPair::generate().unwrap(),
+        bob: DhKeyPair::generate().unwrap(),
+    }
 }
 
 /// Decodes, flips one bit, re-encodes.
@@ -31,7 +34,10 @@ fn every_bit_flip_of_every_envelope_field_is_rejected() {
     let json = envelope.to_json_value();
     let mut tried = 0;
     for field in ["from", "eph", "nonce", "ct", "sig"] {
-        let bits = Base64::decode_vec(json[field].as_str().unwrap()).unwrap().len() * 8;
+        let bits = Base64::decode_vec(json[field].as_str().unwrap())
+            .unwrap()
+            .len()
+            * 8;
         for bit in 0..bits {
             let mut tampered = json.clone();
             tampered[field] = Value::String(with_bit_flipped(json[field].as_str().unwrap(), bit));
@@ -55,12 +61,24 @@ fn every_bit_flip_of_every_envelope_field_is_rejected() {
 #[test]
 fn the_version_and_the_json_are_checked_strictly() {
     let p = parties();
-    let json = SealedEnvelope::seal(&p.alice, p.bob.public(), b"x").unwrap().to_json_value();
+    let json = SealedEnvelope::seal(&p.alice, p.bob.public(), b"x")
+        .unwrap()
+        .to_json_value();
     let cases: Vec<(fn(&mut Value), DecodeError)> = vec![
         (|j| j["v"] = 2.into(), DecodeError::UnsupportedVersion(2)),
         (|j| j["v"] = Value::from(1.0), DecodeError::WrongType("v")),
-        (|j| drop(j.as_object_mut().unwrap().remove("nonce")), DecodeError::MissingField("nonce")),
-        (|j| j["eph"] = "AAAA".into(), DecodeError::Length { field: "eph", expected: 32, actual: 3 }),
+        (
+            |j| drop(j.as_object_mut().unwrap().remove("nonce")),
+            DecodeError::MissingField("nonce"),
+        ),
+        (
+            |j| j["eph"] = "AAAA".into(),
+            DecodeError::Length {
+                field: "eph",
+                expected: 32,
+                actual: 3,
+            },
+        ),
         (|j| j["sig"] = 5.into(), DecodeError::WrongType("sig")),
         (
             // 32 bytes leave two unused bits in the last symbol: setting one
@@ -84,24 +102,51 @@ fn the_version_and_the_json_are_checked_strictly() {
         ),
         (
             |j| {
-                let text = j["ct"].as_str().unwrap().replace('+', "-").replace('/', "_");
+                let text = j["ct"]
+                    .as_str()
+                    .unwrap()
+                    .replace('+', "-")
+                    .replace('/', "_");
                 j["ct"] = format!("{text}_").into();
             },
             DecodeError::Base64("ct"),
         ),
-        (|j| j["ct"] = "AAAA".into(), DecodeError::Length { field: "ct", expected: 16, actual: 3 }),
+        (
+            |j| j["ct"] = "AAAA".into(),
+            DecodeError::Length {
+                field: "ct",
+                expected: 16,
+                actual: 3,
+            },
+        ),
     ];
     for (mutate, expected) in cases {
         let mut bad = json.clone();
         mutate(&mut bad);
-        assert_eq!(SealedEnvelope::from_json_value(&bad), Err(expected.clone()), "{bad}");
+        assert_eq!(
+            SealedEnvelope::from_json_value(&bad),
+            Err(expected.clone()),
+            "{bad}"
+        );
     }
-    assert!(matches!(SealedEnvelope::from_json("{not json"), Err(DecodeError::Json(_))));
-    assert!(matches!(SealedEnvelope::from_json("[1]"), Err(DecodeError::WrongType(_))));
+    assert!(matches!(
+        SealedEnvelope::from_json("{not json"),
+        Err(DecodeError::Json(_))
+    ));
+    assert!(matches!(
+        SealedEnvelope::from_json("[1]"),
+        Err(DecodeError::WrongType(_))
+    ));
     // Unknown fields are ignored.
     let mut extra = json.clone();
     extra["future"] = "field".into();
-    assert_eq!(SealedEnvelope::from_json_value(&extra).unwrap().open(&p.bob).unwrap(), b"x");
+    assert_eq!(
+        SealedEnvelope::from_json_value(&extra)
+            .unwrap()
+            .open(&p.bob)
+            .unwrap(),
+        b"x"
+    );
 }
 
 #[test]
@@ -111,7 +156,9 @@ fn a_ciphertext_re_signed_by_another_key_does_not_open() {
     // to Alice's key as associated data.
     let p = parties();
     let mallory = SigningKeyPair::generate().unwrap();
-    let json = SealedEnvelope::seal(&p.alice, p.bob.public(), b"from Alice").unwrap().to_json_value();
+    let json = SealedEnvelope::seal(&p.alice, p.bob.public(), b"from Alice")
+        .unwrap()
+        .to_json_value();
     let mut signed = b"glyph/seal/v1".to_vec();
     for field in ["eph", "nonce", "ct"] {
         signed.extend(Base64::decode_vec(json[field].as_str().unwrap()).unwrap());
@@ -141,9 +188,15 @@ fn media_and_shares_refuse_tampering_and_wrong_keys() {
         bad[bit / 8] ^= 1 << (bit % 8);
         assert_eq!(key.open(&bad), Err(Error::DecryptionFailed));
     }
-    assert_eq!(key.open(&blob[..blob.len() - 1]), Err(Error::DecryptionFailed));
+    assert_eq!(
+        key.open(&blob[..blob.len() - 1]),
+        Err(Error::DecryptionFailed)
+    );
     assert_eq!(key.open(&[]), Err(Error::DecryptionFailed));
-    assert_eq!(MediaKey::generate().unwrap().open(&blob), Err(Error::DecryptionFailed));
+    assert_eq!(
+        MediaKey::generate().unwrap().open(&blob),
+        Err(Error::DecryptionFailed)
+    );
 
     let share = ShareKey::generate().unwrap();
     let blob = share.seal(b"the wifi password").unwrap();
@@ -153,7 +206,10 @@ fn media_and_shares_refuse_tampering_and_wrong_keys() {
         assert_eq!(share.open(&bad), Err(Error::DecryptionFailed));
     }
     assert_eq!(share.open(&blob[..27]), Err(Error::DecryptionFailed));
-    assert_eq!(ShareKey::generate().unwrap().open(&blob), Err(Error::DecryptionFailed));
+    assert_eq!(
+        ShareKey::generate().unwrap().open(&blob),
+        Err(Error::DecryptionFailed)
+    );
 }
 
 mod properties {

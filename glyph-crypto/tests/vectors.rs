@@ -66,13 +66,22 @@ fn a_tampered_envelope_or_link_is_caught() {
     let mut file = shipped("seal-v1");
     file["vectors"][0]["envelope"]["sig"] = Value::String("A".repeat(86) + "==");
     let err = vectors::verify(&file).unwrap_err();
-    assert!(matches!(err, VectorError::Mismatch(ref m) if m.field == "envelope"), "{err}");
+    assert!(
+        matches!(err, VectorError::Mismatch(ref m) if m.field == "envelope"),
+        "{err}"
+    );
 
     let mut file = shipped("share");
-    let link = file["vectors"][2]["link"].as_str().unwrap().replace("/s/", "/S/");
+    let link = file["vectors"][2]["link"]
+        .as_str()
+        .unwrap()
+        .replace("/s/", "/S/");
     file["vectors"][2]["link"] = Value::String(link);
     let err = vectors::verify(&file).unwrap_err();
-    assert!(matches!(err, VectorError::Mismatch(ref m) if m.field == "link"), "{err}");
+    assert!(
+        matches!(err, VectorError::Mismatch(ref m) if m.field == "link"),
+        "{err}"
+    );
 
     let mut file = shipped("safety-number");
     file["vectors"][0]["safety_number"] = Value::String("0".repeat(60));
@@ -87,7 +96,10 @@ fn uppercase_hex_and_unknown_sections_are_refused() {
     assert!(vectors::verify(&file).is_err());
 
     let file: Value = serde_json::from_str(r#"{"section":"nonsense","vectors":[]}"#).unwrap();
-    assert!(matches!(vectors::verify(&file), Err(VectorError::UnknownSection(_))));
+    assert!(matches!(
+        vectors::verify(&file),
+        Err(VectorError::UnknownSection(_))
+    ));
     let file: Value = serde_json::from_str(r#"{"vectors":[]}"#).unwrap();
     assert!(matches!(vectors::verify(&file), Err(VectorError::Shape(_))));
 }

@@ -22,7 +22,11 @@ pub(super) fn identity() -> Result<Vec<Value>, Error> {
             fixed("glyph/vectors/identity/3"),
             "Glyph-\u{00dc}n\u{00ef}c\u{00f8}d\u{00e9} \u{fb01} \u{5bc6}\u{7801}",
         ),
-        ("random entropy, no passphrase", fixed("glyph/vectors/identity/4"), ""),
+        (
+            "random entropy, no passphrase",
+            fixed("glyph/vectors/identity/4"),
+            "",
+        ),
     ];
     cases
         .into_iter()
@@ -67,9 +71,21 @@ fn vector_identity(label: &str) -> Result<Identity, Error> {
 
 pub(super) fn safety_number() -> Result<Vec<Value>, Error> {
     let pairs = [
-        ("two users", "glyph/vectors/safety/a", "glyph/vectors/safety/b"),
-        ("two other users", "glyph/vectors/safety/c", "glyph/vectors/safety/d"),
-        ("a user with itself", "glyph/vectors/safety/a", "glyph/vectors/safety/a"),
+        (
+            "two users",
+            "glyph/vectors/safety/a",
+            "glyph/vectors/safety/b",
+        ),
+        (
+            "two other users",
+            "glyph/vectors/safety/c",
+            "glyph/vectors/safety/d",
+        ),
+        (
+            "a user with itself",
+            "glyph/vectors/safety/a",
+            "glyph/vectors/safety/a",
+        ),
     ];
     pairs
         .into_iter()
@@ -104,7 +120,10 @@ pub(super) fn check_safety_number(v: &Vector<'_>) -> Result<(), Mismatch> {
 pub(super) fn seal_v1() -> Result<Vec<Value>, Error> {
     let cases = [
         ("empty plaintext", Vec::new()),
-        ("a text message", br#"{"type":"text","body":"hello, Bob"}"#.to_vec()),
+        (
+            "a text message",
+            br#"{"type":"text","body":"hello, Bob"}"#.to_vec(),
+        ),
         ("1000 bytes", pattern(1000)),
     ];
     cases
@@ -144,7 +163,10 @@ pub(super) fn seal_v1() -> Result<Vec<Value>, Error> {
         .collect()
 }
 
-fn seal_key(eph: &DhKeyPair, recipient: &DhPublicKey) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
+fn seal_key(
+    eph: &DhKeyPair,
+    recipient: &DhPublicKey,
+) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
     crate::seal::envelope_key(&*eph.diffie_hellman(recipient)?, eph.public(), recipient)
 }
 
@@ -200,21 +222,33 @@ pub(super) fn media() -> Result<Vec<Value>, Error> {
 pub(super) fn check_media(v: &Vector<'_>) -> Result<(), Mismatch> {
     let key = MediaKey::from_parts(v.hex_array("key")?, v.hex_array("nonce")?);
     let plaintext = v.hex("plaintext")?;
-    let blob = key.seal(&plaintext).map_err(|e| v.fail("blob", e.to_string()))?;
+    let blob = key
+        .seal(&plaintext)
+        .map_err(|e| v.fail("blob", e.to_string()))?;
     v.expect_hex("blob", &blob)?;
     v.expect_hex("sha256", &media_sha256(&plaintext))
 }
 
 pub(super) fn share() -> Result<Vec<Value>, Error> {
     let cases = [
-        ("empty secret", Vec::new(), "https://glyph.example", "AbCdEfGhIjK"),
+        (
+            "empty secret",
+            Vec::new(),
+            "https://glyph.example",
+            "AbCdEfGhIjK",
+        ),
         (
             "a password",
             "correct horse battery staple".as_bytes().to_vec(),
             "http://127.0.0.1:8080",
             "Z9y8X7w6V5u4T3s2",
         ),
-        ("1000 bytes under a base with a path", pattern(1000), "https://relay.example.org/glyph", "q1w2e3r4t5y6u7i8o9p0"),
+        (
+            "1000 bytes under a base with a path",
+            pattern(1000),
+            "https://relay.example.org/glyph",
+            "q1w2e3r4t5y6u7i8o9p0",
+        ),
     ];
     cases
         .into_iter()

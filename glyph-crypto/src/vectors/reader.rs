@@ -33,7 +33,11 @@ impl<'a> Vector<'a> {
             field: String::new(),
             detail: "a vector must be a JSON object".into(),
         })?;
-        Ok(Self { section, index, fields })
+        Ok(Self {
+            section,
+            index,
+            fields,
+        })
     }
 
     /// A mismatch at `field`.
@@ -48,7 +52,9 @@ impl<'a> Vector<'a> {
 
     /// The raw value of a field that must be present.
     pub(crate) fn value(&self, field: &str) -> Result<&'a Value, Mismatch> {
-        self.fields.get(field).ok_or_else(|| self.fail(field, "missing"))
+        self.fields
+            .get(field)
+            .ok_or_else(|| self.fail(field, "missing"))
     }
 
     /// A string field.
@@ -111,7 +117,11 @@ impl<'a> Vector<'a> {
         } else {
             Err(self.fail(
                 field,
-                format!("file says {}, computed {}", short_hex(&stated), short_hex(computed)),
+                format!(
+                    "file says {}, computed {}",
+                    short_hex(&stated),
+                    short_hex(computed)
+                ),
             ))
         }
     }
@@ -122,7 +132,10 @@ impl<'a> Vector<'a> {
         if stated == computed {
             Ok(())
         } else {
-            Err(self.fail(field, format!("file says {stated:?}, computed {computed:?}")))
+            Err(self.fail(
+                field,
+                format!("file says {stated:?}, computed {computed:?}"),
+            ))
         }
     }
 

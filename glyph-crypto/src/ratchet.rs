@@ -1,0 +1,361 @@
+//! The Double Ratchet (spec section 4), without header encryption.
+//!
+//! Every change to the state happens only after a message has authenticated:
+//! `decrypt` computes what the new state would be into locals, opens the
+//! message, and only then commits. A failed decryption therefore leaves the
+//! state exactly as it was, and the next ratchet key is generated only as
+//! part of a successful one.
+
+use std::collections::VecDeque;
+
+use zeroize::Zeroizing;
+
+use crate::aead::{xchacha_open, xchacha_seal};
+use crate::error::{DecodeError, Error};
+use crate::kdf::{hkdf, hmac};
+use crate::keys::{DhKeyPair, DhPublicKey};
+use crate::state_codec::{StateReader, StateWriter};
+use crate::x3dh::AD_LEN;
+
+/// Most message keys one message may make a chain skip.
+pub const MAX_SKIP: u32 = 1000;
+/// Most skipped message keys a session stores; more evict the oldest.
+pub const MAX_STORED_SKIPPED: usize = 2000;
+/// Length of a ratchet header: `dh_pub(32) || u32be(pn) || u32be(n)`.
+pub const RATCHET_HEADER_LEN: usize = 40;
+
+type Key = Zeroizing<[u8; 32]>;
+
+/// The clear header of a ratchet message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatchetHeader {
+    /// The sender's current ratchet public key.
+    pub dh: DhPublicKey,
+    /// How many messages the sender sent on its previous sending chain.
+    pub pn: u32,
+    /// This message's number in its chain.
+    pub n: u32,
+}
+
+impl RatchetHeader {
+    /// The 40-byte wire form.
+    pub fn to_bytes(&self) -> [u8; RATCHET_HEADER_LEN] {
+        let mut out = [0u8; RATCHET_HEADER_LEN];
+        out[..32].copy_from_slice(self.dh.as_bytes());
+        out[32..36].copy_from_slice(&self.pn.to_be_bytes());
+        out[36..].copy_from_slice(&self.n.to_be_bytes());
+        out
+    }
+
+    /// Parses the 40-byte wire form.
+    pub fn from_bytes(bytes: &[u8; RATCHET_HEADER_LEN]) -> Self {
+        let (dh, counters) = bytes.split_at(32);
+        let mut dh_bytes = [0u8; 32];
+        dh_bytes.copy_from_slice(dh);
+        let mut pn = [0u8; 4];
+        pn.copy_from_slice(&counters[..4]);
+        let mut n = [0u8; 4];
+        n.copy_from_slice(&counters[4..]);
+        Self {
+            dh: DhPublicKey::from_bytes(dh_bytes),
+            pn: u32::from_be_bytes(pn),
+            n: u32::from_be_bytes(n),
+        }
+    }
+}
+
+/// `KDF_RK(rk, dh_out)`: the next root key and a new chain key.
+fn kdf_rk(rk: &[u8; 32], dh_out: &[u8; 32]) -> Result<(Key, Key), Error> {
+    let okm = hkdf::<64>(dh_out, rk, b"glyph/ratchet/rk/v1")?;
+    let (mut root, mut chain) = (Key::default(), Key::default());
+    root.copy_from_slice(&okm[..32]);
+    chain.copy_from_slice(&okm[32..]);
+    Ok((root, chain))
+}
+
+/// `KDF_CK(ck)`: the next chain key and this step's message key.
+fn kdf_ck(ck: &[u8; 32]) -> Result<(Key, Key), Error> {
+    Ok((hmac(ck, &[0x02])?, hmac(ck, &[0x01])?))
+}
+
+/// The AEAD key and nonce of one message key.
+fn message_keys(mk: &[u8; 32]) -> Result<(Key, [u8; 24]), Error> {
+    let okm = hkdf::<56>(mk, &[0u8; 32], b"glyph/ratchet/mk/v1")?;
+    let mut key = Key::default();
+    key.copy_from_slice(&okm[..32]);
+    let mut nonce = [0u8; 24];
+    nonce.copy_from_slice(&okm[32..]);
+    Ok((key, nonce))
+}
+
+/// `AD || header`, the associated data of a ratchet ciphertext.
+fn message_aad(ad: &[u8; AD_LEN], header: &RatchetHeader) -> [u8; AD_LEN + RATCHET_HEADER_LEN] {
+    let mut aad = [0u8; AD_LEN + RATCHET_HEADER_LEN];
+    aad[..AD_LEN].copy_from_slice(ad);
+    aad[AD_LEN..].copy_from_slice(&header.to_bytes());
+    aad
+}
+
+fn open(
+    mk: &[u8; 32],
+    ad: &[u8; AD_LEN],
+    header: &RatchetHeader,
+    ct: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let (key, nonce) = message_keys(mk)?;
+    xchacha_open(&key, &nonce, ct, &message_aad(ad, header))
+}
+
+/// A message key kept for a message that has not arrived yet.
+#[derive(Clone)]
+struct SkippedKey {
+    dh: DhPublicKey,
+    n: u32,
+    mk: Key,
+}
+
+/// Walks a receiving chain from position `from` to `until`, returning the
+/// message keys passed over and the chain key at `until`.
+fn skip_chain(
+    ck: &[u8; 32],
+    dh: DhPublicKey,
+    from: u32,
+    until: u32,
+) -> Result<(Vec<SkippedKey>, Key), Error> {
+    let mut chain = Key::new(*ck);
+    let mut skipped = Vec::with_capacity(until.saturating_sub(from) as usize);
+    for n in from..until {
+        let (next, mk) = kdf_ck(&chain)?;
+        skipped.push(SkippedKey { dh, n, mk });
+        chain = next;
+    }
+    Ok((skipped, chain))
+}
+
+/// Refuses a skip past `nr + MAX_SKIP`, before any key is derived.
+fn check_skip(nr: u32, until: u32) -> Result<(), Error> {
+    if u64::from(until) > u64::from(nr) + u64::from(MAX_SKIP) {
+        Err(Error::TooManySkipped)
+    } else {
+        Ok(())
+    }
+}
+
+/// One side's Double Ratchet state.
+#[derive(Clone)]
+pub(crate) struct Ratchet {
+    dhs: DhKeyPair,
+    dhr: Option<DhPublicKey>,
+    rk: Key,
+    cks: Option<Key>,
+    ckr: Option<Key>,
+    ns: u32,
+    nr: u32,
+    pn: u32,
+    skipped: VecDeque<SkippedKey>,
+}
+
+impl Ratchet {
+    /// The initiator's start: `DHs` fresh, `DHr = SPK_B`, one root step.
+    pub(crate) fn initiator(
+        sk: &[u8; 32],
+        their_spk: &DhPublicKey,
+        dhs: DhKeyPair,
+    ) -> Result<Self, Error> {
+        let (rk, cks) = kdf_rk(sk, &*dhs.diffie_hellman(their_spk)?)?;
+        Ok(Self {
+            dhs,
+            dhr: Some(*their_spk),
+            rk,
+            cks: Some(cks),
+            ckr: None,
+            ns: 0,
+            nr: 0,
+            pn: 0,
+            skipped: VecDeque::new(),
+        })
+    }
+
+    /// The responder's start: `DHs = SPK_B`, `RK = SK`, nothing to send on yet.
+    pub(crate) fn responder(sk: &[u8; 32], spk: DhKeyPair) -> Self {
+        Self {
+            dhs: spk,
+            dhr: None,
+            rk: Key::new(*sk),
+            cks: None,
+            ckr: None,
+            ns: 0,
+            nr: 0,
+            pn: 0,
+            skipped: VecDeque::new(),
+        }
+    }
+
+    /// Encrypts the next message of the sending chain.
+    pub(crate) fn encrypt(
+        &mut self,
+        ad: &[u8; AD_LEN],
+        plaintext: &[u8],
+    ) -> Result<(RatchetHeader, Vec<u8>), Error> {
+        let cks = self.cks.as_ref().ok_or(Error::NoSession)?;
+        let next_ns = self.ns.checked_add(1).ok_or(Error::TooLarge)?;
+        let (next_ck, mk) = kdf_ck(cks)?;
+        let header = RatchetHeader {
+            dh: *self.dhs.public(),
+            pn: self.pn,
+            n: self.ns,
+        };
+        let (key, nonce) = message_keys(&mk)?;
+        let ct = xchacha_seal(&key, &nonce, plaintext, &message_aad(ad, &header))?;
+        self.cks = Some(next_ck);
+        self.ns = next_ns;
+        Ok((header, ct))
+    }
+
+    /// Decrypts a message; on any failure the state is untouched.
+    /// `next_ratchet_key` is called only when the message starts a new
+    /// receiving chain and has already authenticated.
+    pub(crate) fn decrypt(
+        &mut self,
+        ad: &[u8; AD_LEN],
+        header: &RatchetHeader,
+        ct: &[u8],
+        next_ratchet_key: &mut dyn FnMut() -> Result<DhKeyPair, Error>,
+    ) -> Result<Vec<u8>, Error> {
+        if let Some(index) = self
+            .skipped
+            .iter()
+            .position(|k| k.dh == header.dh && k.n == header.n)
+        {
+            let plaintext = self
+                .skipped
+                .get(index)
+                .ok_or(Error::DecryptionFailed)
+                .and_then(|key| open(&key.mk, ad, header, ct))?;
+            self.skipped.remove(index);
+            return Ok(plaintext);
+        }
+        if self.dhr == Some(header.dh) {
+            self.decrypt_on_current_chain(ad, header, ct)
+        } else {
+            self.decrypt_on_new_chain(ad, header, ct, next_ratchet_key)
+        }
+    }
+
+    fn decrypt_on_current_chain(
+        &mut self,
+        ad: &[u8; AD_LEN],
+        header: &RatchetHeader,
+        ct: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        if header.n < self.nr {
+            return Err(Error::Duplicate);
+        }
+        check_skip(self.nr, header.n)?;
+        let ckr = self.ckr.as_ref().ok_or(Error::DecryptionFailed)?;
+        let (skipped, chain) = skip_chain(ckr, header.dh, self.nr, header.n)?;
+        let (next_ck, mk) = kdf_ck(&chain)?;
+        let plaintext = open(&mk, ad, header, ct)?;
+        self.ckr = Some(next_ck);
+        self.nr = header.n.checked_add(1).ok_or(Error::TooLarge)?;
+        self.store_skipped(skipped);
+        Ok(plaintext)
+    }
+
+    fn decrypt_on_new_chain(
+        &mut self,
+        ad: &[u8; AD_LEN],
+        header: &RatchetHeader,
+        ct: &[u8],
+        next_ratchet_key: &mut dyn FnMut() -> Result<DhKeyPair, Error>,
+    ) -> Result<Vec<u8>, Error> {
+        // Both bounds first, as Signal's SkipMessageKeys does: even with no
+        // receiving chain yet, a `pn` past `Nr + MAX_SKIP` is refused.
+        check_skip(self.nr, header.pn)?;
+        check_skip(0, header.n)?;
+        let mut skipped = match (&self.ckr, self.dhr) {
+            (Some(ckr), Some(dhr)) => skip_chain(ckr, dhr, self.nr, header.pn)?.0,
+            _ => Vec::new(),
+        };
+        let (rk, ckr) = kdf_rk(&self.rk, &*self.dhs.diffie_hellman(&header.dh)?)?;
+        let (new_skipped, chain) = skip_chain(&ckr, header.dh, 0, header.n)?;
+        let (next_ckr, mk) = kdf_ck(&chain)?;
+        let plaintext = open(&mk, ad, header, ct)?;
+
+        let dhs = next_ratchet_key()?;
+        let (next_rk, cks) = kdf_rk(&rk, &*dhs.diffie_hellman(&header.dh)?)?;
+        let nr = header.n.checked_add(1).ok_or(Error::TooLarge)?;
+        self.pn = self.ns;
+        self.ns = 0;
+        self.nr = nr;
+        self.dhr = Some(header.dh);
+        self.dhs = dhs;
+        self.rk = next_rk;
+        self.cks = Some(cks);
+        self.ckr = Some(next_ckr);
+        skipped.extend(new_skipped);
+        self.store_skipped(skipped);
+        Ok(plaintext)
+    }
+
+    fn store_skipped(&mut self, keys: Vec<SkippedKey>) {
+        self.skipped.extend(keys);
+        while self.skipped.len() > MAX_STORED_SKIPPED {
+            self.skipped.pop_front();
+        }
+    }
+
+    /// How many skipped message keys are stored.
+    pub(crate) fn skipped_len(&self) -> usize {
+        self.skipped.len()
+    }
+
+    pub(crate) fn write(&self, out: &mut StateWriter) {
+        out.bytes(&*self.dhs.secret_bytes());
+        out.option(self.dhr.as_ref().map(DhPublicKey::as_bytes));
+        out.bytes(&*self.rk);
+        out.option(self.cks.as_deref());
+        out.option(self.ckr.as_deref());
+        out.u32(self.ns);
+        out.u32(self.nr);
+        out.u32(self.pn);
+        out.u32(self.skipped.len() as u32);
+        for key in &self.skipped {
+            out.bytes(key.dh.as_bytes());
+            out.u32(key.n);
+            out.bytes(&*key.mk);
+        }
+    }
+
+    pub(crate) fn read(input: &mut StateReader<'_>) -> Result<Self, DecodeError> {
+        let dhs = DhKeyPair::from_secret_bytes(&Zeroizing::new(input.array::<32>()?));
+        let dhr = input.option::<32>()?.map(DhPublicKey::from_bytes);
+        let rk = Key::new(input.array()?);
+        let cks = input.option::<32>()?.map(Key::new);
+        let ckr = input.option::<32>()?.map(Key::new);
+        let (ns, nr, pn) = (input.u32()?, input.u32()?, input.u32()?);
+        let count = input.u32()? as usize;
+        if count > MAX_STORED_SKIPPED {
+            return Err(DecodeError::State("too many skipped keys"));
+        }
+        let mut skipped = VecDeque::with_capacity(count);
+        for _ in 0..count {
+            skipped.push_back(SkippedKey {
+                dh: DhPublicKey::from_bytes(input.array()?),
+                n: input.u32()?,
+                mk: Key::new(input.array()?),
+            });
+        }
+        Ok(Self {
+            dhs,
+            dhr,
+            rk,
+            cks,
+            ckr,
+            ns,
+            nr,
+            pn,
+            skipped,
+        })
+    }
+}
