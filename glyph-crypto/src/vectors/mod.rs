@@ -5,6 +5,7 @@
 //! interoperability, not part of what an application links.
 
 mod foundation;
+mod handshake;
 mod reader;
 
 use serde_json::{Value, json};
@@ -13,7 +14,15 @@ use thiserror::Error;
 pub use reader::Mismatch;
 
 /// The kinds of vector file, in the spec's order.
-pub const KINDS: &[&str] = &["identity", "safety-number", "seal-v1", "media", "share"];
+pub const KINDS: &[&str] = &[
+    "identity",
+    "safety-number",
+    "seal-v1",
+    "x3dh",
+    "session",
+    "media",
+    "share",
+];
 
 /// Why a vector file could not be checked, or where it disagrees.
 #[derive(Debug, Error)]
@@ -41,6 +50,8 @@ pub fn generate(kind: &str) -> Result<Value, VectorError> {
         "seal-v1" => foundation::seal_v1()?,
         "media" => foundation::media()?,
         "share" => foundation::share()?,
+        "x3dh" => handshake::x3dh()?,
+        "session" => handshake::session()?,
         other => return Err(VectorError::UnknownSection(other.to_owned())),
     };
     Ok(json!({"section": kind, "vectors": vectors}))
@@ -63,6 +74,8 @@ pub fn verify(file: &Value) -> Result<(String, usize), VectorError> {
         "seal-v1" => foundation::check_seal_v1,
         "media" => foundation::check_media,
         "share" => foundation::check_share,
+        "x3dh" => handshake::check_x3dh,
+        "session" => handshake::check_session,
         other => return Err(VectorError::UnknownSection(other.to_owned())),
     };
     for (index, value) in vectors.iter().enumerate() {
