@@ -75,6 +75,8 @@ fn kdf_rk(rk: &[u8; 32], dh_out: &[u8; 32]) -> Result<(Key, Key), Error> {
 
 /// `KDF_CK(ck)`: the next chain key and this step's message key.
 fn kdf_ck(ck: &[u8; 32]) -> Result<(Key, Key), Error> {
+    #[cfg(test)]
+    tests::CHAIN_STEPS.with(|steps| steps.set(steps.get() + 1));
     Ok((hmac(ck, &[0x02])?, hmac(ck, &[0x01])?))
 }
 
@@ -357,5 +359,91 @@ impl Ratchet {
             pn,
             skipped,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    thread_local! {
+        /// How many times `kdf_ck` ran on this thread.
+        pub(super) static CHAIN_STEPS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn steps() -> u64 {
+        CHAIN_STEPS.with(Cell::get)
+    }
+
+    fn pair() -> (Ratchet, Ratchet) {
+        let sk = [1u8; 32];
+        let spk = DhKeyPair::from_secret_bytes(&[2u8; 32]);
+        let alice = Ratchet::initiator(&sk, spk.public(), DhKeyPair::from_secret_bytes(&[3u8; 32]))
+            .unwrap();
+        (alice, Ratchet::responder(&sk, spk))
+    }
+
+    #[test]
+    fn a_message_too_far_ahead_is_refused_before_any_key_is_derived() {
+        let ad = [0u8; AD_LEN];
+        let (mut alice, mut bob) = pair();
+        let (header, ct) = alice.encrypt(&ad, b"first").unwrap();
+        bob.decrypt(&ad, &header, &ct, &mut DhKeyPair::generate)
+            .unwrap();
+        for (pn, n, same_chain) in [
+            (0, MAX_SKIP + 2, true),
+            (0, u32::MAX, true),
+            (u32::MAX, 0, false),
+            (0, MAX_SKIP + 1, false),
+        ] {
+            let dh = if same_chain {
+                header.dh
+            } else {
+                *DhKeyPair::generate().unwrap().public()
+            };
+            let forged = RatchetHeader { dh, pn, n };
+            let before = steps();
+            let err = bob
+                .decrypt(&ad, &forged, &ct, &mut DhKeyPair::generate)
+                .unwrap_err();
+            assert_eq!(err, Error::TooManySkipped, "pn {pn} n {n}");
+            assert_eq!(
+                steps(),
+                before,
+                "chain keys were derived before refusing pn {pn} n {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn exactly_max_skip_is_allowed_and_one_more_is_not() {
+        let ad = [0u8; AD_LEN];
+        let (mut alice, mut bob) = pair();
+        let mut messages = Vec::new();
+        for _ in 0..=MAX_SKIP + 1 {
+            messages.push(alice.encrypt(&ad, b"m").unwrap());
+        }
+        // n = MAX_SKIP + 1 on a new chain needs MAX_SKIP + 1 skipped keys.
+        let (h, ct) = &messages[MAX_SKIP as usize + 1];
+        assert_eq!(
+            bob.decrypt(&ad, h, ct, &mut DhKeyPair::generate)
+                .unwrap_err(),
+            Error::TooManySkipped
+        );
+        let (h, ct) = &messages[MAX_SKIP as usize];
+        bob.decrypt(&ad, h, ct, &mut DhKeyPair::generate).unwrap();
+        assert_eq!(bob.skipped_len(), MAX_SKIP as usize);
+    }
+
+    #[test]
+    fn header_round_trips() {
+        let header = RatchetHeader {
+            dh: DhPublicKey::from_bytes([9; 32]),
+            pn: 7,
+            n: u32::MAX,
+        };
+        assert_eq!(RatchetHeader::from_bytes(&header.to_bytes()), header);
     }
 }
