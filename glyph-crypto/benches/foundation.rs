@@ -1,7 +1,7 @@
 //! Identity, sealed envelope, media and share, each beside the primitives it
 //! is made of, in one run so that ratios can be read off the same machine
 //! state. Run: `cargo bench -p glyph-crypto --bench foundation`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{xchacha_open, xchacha_seal};
 use crate::error::{DecodeError, Error};
-use crate::kdf::{hkdf, hmac};
+use crate::kdf::{hkdf, hkdf_zero_salt, hmac_pair};
 use crate::keys::{DhKeyPair, DhPublicKey};
 use crate::state_codec::{StateReader, StateWriter};
 use crate::x3dh::AD_LEN;
@@ -77,12 +77,12 @@ fn kdf_rk(rk: &[u8; 32], dh_out: &[u8; 32]) -> Result<(Key, Key), Error> {
 fn kdf_ck(ck: &[u8; 32]) -> Result<(Key, Key), Error> {
     #[cfg(test)]
     tests::CHAIN_STEPS.with(|steps| steps.set(steps.get() + 1));
-    Ok((hmac(ck, &[0x02])?, hmac(ck, &[0x01])?))
+    hmac_pair(ck, &[0x02], &[0x01])
 }
 
 /// The AEAD key and nonce of one message key.
 fn message_keys(mk: &[u8; 32]) -> Result<(Key, [u8; 24]), Error> {
-    let okm = hkdf::<56>(mk, &[0u8; 32], b"glyph/ratchet/mk/v1")?;
+    let okm = hkdf_zero_salt::<56>(mk, b"glyph/ratchet/mk/v1")?;
     let mut key = Key::default();
     key.copy_from_slice(&okm[..32]);
     let mut nonce = [0u8; 24];

@@ -45,7 +45,7 @@ impl SignedPreKey {
         Ok(Self::from_secret(
             identity,
             id,
-            &*DhKeyPair::generate()?.secret_bytes(),
+            &DhKeyPair::generate()?.secret_bytes(),
         ))
     }
 
@@ -389,7 +389,7 @@ impl PreKeyStore {
         let mut uploaded = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let id = self.next_one_time_id;
-            let opk = OneTimePreKey::from_secret(id, &*DhKeyPair::generate()?.secret_bytes());
+            let opk = OneTimePreKey::from_secret(id, &DhKeyPair::generate()?.secret_bytes());
             uploaded.push((id, *opk.public()));
             self.one_time.insert(id, opk);
             self.next_one_time_id = id.wrapping_add(1);

@@ -74,7 +74,7 @@ fn nothing_secret_is_printed_by_debug() {
     for text in [format!("{words:?}"), format!("{id:?}"), format!("{seed:?}")] {
         assert!(!text.contains("legal"), "{text}");
         assert!(
-            !text.contains(&hex::encode(&*id.signing().secret_bytes())),
+            !text.contains(&hex::encode(*id.signing().secret_bytes())),
             "{text}"
         );
         assert!(

@@ -64,7 +64,8 @@ fn the_version_and_the_json_are_checked_strictly() {
     let json = SealedEnvelope::seal(&p.alice, p.bob.public(), b"x")
         .unwrap()
         .to_json_value();
-    let cases: Vec<(fn(&mut Value), DecodeError)> = vec![
+    type Mutation = fn(&mut Value);
+    let cases: Vec<(Mutation, DecodeError)> = vec![
         (|j| j["v"] = 2.into(), DecodeError::UnsupportedVersion(2)),
         (|j| j["v"] = Value::from(1.0), DecodeError::WrongType("v")),
         (

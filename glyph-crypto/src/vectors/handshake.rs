@@ -539,13 +539,16 @@ fn session_cases() -> Vec<(&'static str, Option<u32>, Vec<Event>)> {
     ]
 }
 
+/// One side's ratchet secret keys, in order of use.
+type KeyLists = Vec<[u8; 32]>;
+
 /// How many ratchet keys each side generates in a timeline, found by running
 /// it with an unlimited supply.
 fn keys_needed(
     inputs: &HandshakeInputs,
     label: &str,
     events: &[Event],
-) -> Result<(Vec<[u8; 32]>, Vec<[u8; 32]>), Error> {
+) -> Result<(KeyLists, KeyLists), Error> {
     let supply = |side: &str| {
         (0..64)
             .map(|i| fixed::<32>(&format!("glyph/vectors/{label}/{side}_ratchet/{i}")))
@@ -649,4 +652,30 @@ pub(super) fn check_session(v: &Vector<'_>) -> Result<(), Mismatch> {
         ));
     }
     Ok(())
+}
+
+pub(super) fn fixed_conversation() -> Result<(Session, Session), Error> {
+    let inputs = HandshakeInputs::fixed("fixed-conversation", 1, Some(1));
+    let mut alice = Session::initiate_with_keys(
+        &inputs.alice(),
+        &inputs.bundle(),
+        &DhKeyPair::from_secret_bytes(&inputs.a_ek_sk),
+        DhKeyPair::from_secret_bytes(&fixed("glyph/vectors/fixed-conversation/a_ratchet/0")),
+    )?;
+    let first = alice.encrypt(b"hello")?;
+    let mut b_key = Some(DhKeyPair::from_secret_bytes(&fixed(
+        "glyph/vectors/fixed-conversation/b_ratchet/0",
+    )));
+    let (mut bob, _) = Session::respond_with_keys(
+        &inputs.bob(),
+        &mut inputs.bob_prekeys(),
+        &first,
+        &mut || b_key.take().ok_or(Error::Rng),
+    )?;
+    let reply = bob.encrypt(b"hi")?;
+    let mut a_key = Some(DhKeyPair::from_secret_bytes(&fixed(
+        "glyph/vectors/fixed-conversation/a_ratchet/1",
+    )));
+    alice.decrypt_with_keys(&reply, &mut || a_key.take().ok_or(Error::Rng))?;
+    Ok((alice, bob))
 }

@@ -57,6 +57,13 @@ pub fn generate(kind: &str) -> Result<Value, VectorError> {
     Ok(json!({"section": kind, "vectors": vectors}))
 }
 
+/// A deterministic conversation for fuzzing and benchmarks: Alice's and
+/// Bob's sessions after Alice's first message and Bob's reply, both sides
+/// holding live sending and receiving chains.
+pub fn fixed_conversation() -> Result<(crate::Session, crate::Session), crate::Error> {
+    handshake::fixed_conversation()
+}
+
 /// Checks every vector of a file; returns the section and how many vectors
 /// agreed, or the first disagreement.
 pub fn verify(file: &Value) -> Result<(String, usize), VectorError> {
