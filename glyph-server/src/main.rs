@@ -1,9 +1,23 @@
-//! `glyph-server`: not yet serving. The server issue turns this into the
-//! community server (`cargo run -p glyph-server`, SQLite by default).
+//! `glyph-server`: parse the configuration, open storage, serve.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!("glyph-server: the server is not built yet (see the open server issue)");
-    ExitCode::from(2)
+use clap::Parser;
+use glyph_server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("GLYPH_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    match glyph_server::app::run(config, |_| {}).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "glyph-server failed");
+            eprintln!("glyph-server: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

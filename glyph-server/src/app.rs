@@ -1,0 +1,221 @@
+//! The application: shared state, the router with its middleware, the
+//! expiry sweeper, and serving with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::input::now;
+use crate::limits::{RateLimiter, Scope};
+use crate::metrics::Metrics;
+use crate::push::Hub;
+use crate::routes;
+use crate::store::{self, Store, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    tokens: Tokens,
+    config: Config,
+    hub: Hub,
+    limiter: RateLimiter,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// State over an open store.
+    pub fn new(store: Arc<dyn Store>, config: Config, jwt_secret: &[u8]) -> Self {
+        let limiter = RateLimiter::new(&[
+            (Scope::Auth, config.auth_per_minute),
+            (Scope::Register, config.register_per_minute),
+            (Scope::Send, config.sends_per_minute),
+        ]);
+        Self(Arc::new(Inner {
+            store,
+            tokens: Tokens::new(jwt_secret, config.jwt_lifetime_secs),
+            config,
+            hub: Hub::default(),
+            limiter,
+            metrics: Metrics::default(),
+        }))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        self.0.store.as_ref()
+    }
+
+    /// Token issuing and checking.
+    pub fn tokens(&self) -> &Tokens {
+        &self.0.tokens
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// Live push.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// Takes a rate-limit token or answers 429.
+    pub fn limit(&self, scope: Scope, key: &str) -> Result<(), ApiError> {
+        self.0.limiter.check(scope, key).map_err(ApiError::RateLimited)
+    }
+}
+
+/// The client's address: the peer, or with `--trust-forwarded-for` the
+/// first `X-Forwarded-For` entry.
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.config().trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned());
+            if let Some(addr) = forwarded {
+                return Ok(ClientAddr(addr));
+            }
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        Ok(ClientAddr(peer.unwrap_or_else(|| "unknown".into())))
+    }
+}
+
+/// The full router.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config().max_body_bytes;
+    routes::router()
+        .fallback(|| async { ApiError::NotFound("no_route", "no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .with_state(state)
+}
+
+async fn record_metrics(axum::extract::State(state): axum::extract::State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics().record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Storage could not be opened or migrated.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// A file or socket operation failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The JWT secret is unusable.
+    #[error("the JWT secret must be at least 32 bytes")]
+    WeakSecret,
+}
+
+/// The JWT secret: given, or read from (or created in) the data directory
+/// with owner-only permissions.
+pub fn jwt_secret(config: &Config) -> Result<Vec<u8>, ServeError> {
+    if let Some(secret) = &config.jwt_secret {
+        return if secret.len() >= 32 { Ok(secret.as_bytes().to_vec()) } else { Err(ServeError::WeakSecret) };
+    }
+    let path = config.data_dir.join("jwt-secret");
+    match std::fs::read(&path) {
+        Ok(secret) if secret.len() >= 32 => Ok(secret),
+        Ok(_) => Err(ServeError::WeakSecret),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_secret(&path),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn create_secret(path: &Path) -> Result<Vec<u8>, ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let secret: Vec<u8> = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes();
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(&secret)?;
+    file.sync_all()?;
+    Ok(secret)
+}
+
+/// Opens storage, then serves until SIGTERM or Ctrl-C, finishing requests
+/// in flight. `ready` receives the bound address.
+pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let secret = jwt_secret(&config)?;
+    let store = store::open(&config.database_url()).await?;
+    let state = AppState::new(store, config.clone(), &secret);
+    let sweeper = tokio::spawn(sweep_forever(state.clone(), Duration::from_secs(config.sweep_secs.max(1))));
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, config = ?config, "glyph-server listening");
+    ready(addr);
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    sweeper.abort();
+    tracing::info!("glyph-server stopped");
+    Ok(())
+}
+
+async fn sweep_forever(state: AppState, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match state.store().sweep(now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "swept expired messages"),
+            Err(err) => tracing::warn!(error = %err, "sweeping expired messages failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,112 @@
+//! The API's one error type: every refusal is a JSON body
+//! `{"error":{"code":"...","message":"..."}}` with the right status.
+//! Server faults log their cause and say only "internal error".
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use glyph_api::{ErrorBody, ErrorDetail};
+use serde_json::{Value, json};
+
+use crate::store::StoreError;
+
+/// Every way a request can fail.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: malformed input (JSON, base64, lengths, parameters).
+    BadRequest(&'static str, String),
+    /// 401: missing, invalid or expired credentials.
+    Unauthorized(&'static str, String),
+    /// 404: no such thing (or not one the caller may see).
+    NotFound(&'static str, String),
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed,
+    /// 409: conflicts with what is stored.
+    Conflict(&'static str, String, Option<Value>),
+    /// 413: too large.
+    PayloadTooLarge(String),
+    /// 415: not JSON.
+    UnsupportedMediaType,
+    /// 422: well-formed but refused (bad signature, invalid handle, limits).
+    Unprocessable(&'static str, String),
+    /// 429: slow down; retry after this many seconds.
+    RateLimited(u64),
+    /// 500: our fault; the cause is logged.
+    Internal,
+}
+
+impl ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(..) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(self) -> ErrorDetail {
+        let (code, message, details) = match self {
+            ApiError::BadRequest(code, message)
+            | ApiError::Unauthorized(code, message)
+            | ApiError::NotFound(code, message)
+            | ApiError::Unprocessable(code, message) => (code, message, None),
+            ApiError::Conflict(code, message, details) => (code, message, details),
+            ApiError::MethodNotAllowed => ("method_not_allowed", "this path does not take that method".into(), None),
+            ApiError::PayloadTooLarge(message) => ("payload_too_large", message, None),
+            ApiError::UnsupportedMediaType => ("unsupported_media_type", "send Content-Type: application/json".into(), None),
+            ApiError::RateLimited(secs) => ("rate_limited", format!("too many requests; retry in {secs} s"), None),
+            ApiError::Internal => ("internal", "internal error".into(), None),
+        };
+        ErrorDetail { code: code.to_owned(), message, details }
+    }
+
+    /// A 400 for a malformed field.
+    pub fn bad_field(field: &str, what: impl std::fmt::Display) -> Self {
+        ApiError::BadRequest("invalid_field", format!("{field}: {what}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let retry_after = match self {
+            ApiError::RateLimited(secs) => Some(secs),
+            _ => None,
+        };
+        let body = ErrorBody { error: self.detail() };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::KeyConflict => ApiError::Conflict("key_conflict", err.to_string(), None),
+            StoreError::HandleTaken => ApiError::Conflict("handle_taken", err.to_string(), None),
+            StoreError::PreKeyIdTaken(_) => ApiError::Conflict("prekey_id_taken", err.to_string(), None),
+            StoreError::PreKeyStockFull(_) => ApiError::Unprocessable("prekey_stock_full", err.to_string()),
+            StoreError::UnknownUser(_) => ApiError::NotFound("unknown_user", err.to_string()),
+            StoreError::NoSuchGroup => ApiError::NotFound("unknown_group", err.to_string()),
+            StoreError::RosterMismatch { ref missing, ref extra } => {
+                let details = json!({"missing": missing, "extra": extra});
+                ApiError::Conflict("roster_mismatch", err.to_string(), Some(details))
+            }
+            StoreError::Database(_) | StoreError::Migration(_) => {
+                tracing::error!(error = %err, "storage failure");
+                ApiError::Internal
+            }
+        }
+    }
+}

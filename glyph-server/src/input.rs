@@ -1,0 +1,118 @@
+//! Reading requests: a JSON extractor whose every rejection is an
+//! `ApiError`, strict base64 fields, user ids, handles, and the clock.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `axum::Json`, with malformed bodies answered in the API's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("the request body is too large".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        _ => ApiError::BadRequest("invalid_json", rejection.body_text()),
+    }
+}
+
+/// Canonical standard base64 of exactly `N` bytes.
+pub fn b64_array<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ApiError> {
+    let bytes = Base64::decode_vec(text).map_err(|_| ApiError::bad_field(field, "not base64"))?;
+    if Base64::encode_string(&bytes) != text {
+        return Err(ApiError::bad_field(field, "not canonical base64"));
+    }
+    bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::bad_field(field, format!("must be {N} bytes, got {}", bytes.len())))
+}
+
+/// Standard base64 text of bytes.
+pub fn b64(bytes: &[u8]) -> String {
+    Base64::encode_string(bytes)
+}
+
+/// The user id of a signing key: its unpadded base64url.
+pub fn user_id_of(sign_pub: &[u8; 32]) -> String {
+    Base64UrlUnpadded::encode_string(sign_pub)
+}
+
+/// Checks a user id's shape (43 characters of base64url of 32 bytes).
+pub fn check_user_id(user_id: &str) -> Result<(), ApiError> {
+    match Base64UrlUnpadded::decode_vec(user_id) {
+        Ok(bytes) if bytes.len() == 32 && Base64UrlUnpadded::encode_string(&bytes) == user_id => Ok(()),
+        _ => Err(ApiError::bad_field("user_id", "not a user id")),
+    }
+}
+
+/// Normalises and checks a handle: 3-32 of `a-z 0-9 _ . -`, starting with
+/// a letter, compared without case.
+pub fn normalize_handle(handle: &str) -> Result<String, ApiError> {
+    let lower = handle.to_ascii_lowercase();
+    let valid = (3..=32).contains(&lower.len())
+        && lower.starts_with(|c: char| c.is_ascii_lowercase())
+        && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+    if valid {
+        Ok(lower)
+    } else {
+        Err(ApiError::Unprocessable(
+            "invalid_handle",
+            "a handle is 3-32 characters of a-z, 0-9, _ . -, starting with a letter".into(),
+        ))
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// 32 bytes from the OS random number generator.
+pub fn random_32() -> Result<[u8; 32], ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        tracing::error!(error = %e, "OS random number generator failed");
+        ApiError::Internal
+    })?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_validated_and_lowercased() {
+        assert_eq!(normalize_handle("Alice_01").unwrap(), "alice_01");
+        for bad in ["al", "1alice", "alice!", "ålice", &"a".repeat(33), ""] {
+            assert!(normalize_handle(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_ids_are_checked() {
+        let id = user_id_of(&[7; 32]);
+        assert!(check_user_id(&id).is_ok());
+        assert!(check_user_id(&id[1..]).is_err());
+        assert!(check_user_id("../../etc/passwd").is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! The HTTP API. Each module exposes `router()`; this one merges them.
+
+mod auth;
+mod groups;
+mod messages;
+mod ops;
+mod prekeys;
+mod users;
+mod ws;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub use ops::{document as openapi_document, openapi_paths};
+pub use ws::{CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW};
+
+/// Every route of the server.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(users::router())
+        .merge(auth::router())
+        .merge(prekeys::router())
+        .merge(messages::router())
+        .merge(groups::router())
+        .merge(ws::router())
+        .merge(ops::router())
+}

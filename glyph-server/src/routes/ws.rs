@@ -1,0 +1,162 @@
+//! `GET /v1/ws`: live push. After the upgrade the server sends every inbox
+//! entry after the client's cursor (`?after=SEQ`), a `caught_up` frame, and
+//! then each new entry as it is committed, to every open connection of the
+//! user. It pings every 20 s, closes with code 4001 when the token expires,
+//! and drops a reader that cannot keep up (a send blocked for 10 s) instead
+//! of buffering for it.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use glyph_api::PushFrame;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::input::now;
+use crate::routes::messages::{MAX_PAGE, inbox_message};
+
+/// Close code: the access token expired.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the client did not read fast enough.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code: the server is shutting down or failed.
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/ws", get(upgrade))
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    #[serde(default)]
+    after: Option<i64>,
+    /// For browsers, which cannot set headers on a WebSocket.
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or(query.access_token)
+        .ok_or_else(|| ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into()))?;
+    let claims = state.tokens().verify(&token)?;
+    let after = query.after.unwrap_or(0).max(0);
+    Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(16 * 1024)
+        .on_upgrade(move |socket| async move {
+            state.metrics().connections.fetch_add(1, Ordering::Relaxed);
+            serve(socket, &state, &claims.sub, claims.exp, after).await;
+            state.metrics().connections.fetch_sub(1, Ordering::Relaxed);
+        }))
+}
+
+/// Why a connection ended.
+enum End {
+    ClientLeft,
+    Close(u16, &'static str),
+}
+
+async fn serve(socket: WebSocket, state: &AppState, user_id: &str, expires_at: i64, mut after: i64) {
+    let mut wake = state.hub().subscribe(user_id);
+    let (mut sink, mut stream) = socket.split();
+    let expires_in = Duration::from_secs(u64::try_from(expires_at - now()).unwrap_or(0));
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    let mut caught_up = false;
+    let end = loop {
+        // Drain the inbox after the cursor, page by page.
+        match push_pending(&mut sink, state, user_id, &mut after).await {
+            Ok(()) => {}
+            Err(end) => break end,
+        }
+        if !caught_up {
+            caught_up = true;
+            if let Err(end) = send_frame(&mut sink, &PushFrame::CaughtUp { after }).await {
+                break end;
+            }
+        }
+        tokio::select! {
+            changed = wake.changed() => {
+                if changed.is_err() {
+                    break End::Close(CLOSE_GOING_AWAY, "server shutting down");
+                }
+            }
+            _ = &mut expiry => break End::Close(CLOSE_TOKEN_EXPIRED, "access token expired"),
+            _ = ping.tick() => {
+                if timed_send(&mut sink, Message::Ping(Default::default())).await.is_err() {
+                    break End::Close(CLOSE_TOO_SLOW, "too slow");
+                }
+            }
+            incoming = stream.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::ClientLeft,
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let _ = timed_send(&mut sink, Message::Close(Some(frame))).await;
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn push_pending(sink: &mut Sink, state: &AppState, user_id: &str, after: &mut i64) -> Result<(), End> {
+    loop {
+        let rows = match state.store().inbox(user_id, *after, MAX_PAGE, now()).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::error!(error = %err, "reading an inbox for push failed");
+                return Err(End::Close(CLOSE_GOING_AWAY, "server error"));
+            }
+        };
+        let full_page = rows.len() as i64 == MAX_PAGE;
+        for row in rows {
+            *after = row.seq;
+            send_frame(sink, &PushFrame::Message { message: inbox_message(row) }).await?;
+            state.metrics().messages_pushed.fetch_add(1, Ordering::Relaxed);
+        }
+        if !full_page {
+            return Ok(());
+        }
+    }
+}
+
+async fn send_frame(sink: &mut Sink, frame: &PushFrame) -> Result<(), End> {
+    let text = serde_json::to_string(frame).map_err(|_| End::Close(CLOSE_GOING_AWAY, "server error"))?;
+    timed_send(sink, Message::Text(text.into())).await
+}
+
+/// Sends, giving up on a reader that has not taken the frame in time.
+async fn timed_send(sink: &mut Sink, message: Message) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::ClientLeft),
+        Err(_) => Err(End::Close(CLOSE_TOO_SLOW, "too slow")),
+    }
+}

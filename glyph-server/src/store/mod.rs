@@ -1,0 +1,242 @@
+//! Storage: everything the server keeps, behind one trait with an
+//! implementation per backend (SQLite, the embedded default; PostgreSQL, for
+//! several instances sharing one database). Handlers never see SQL.
+//!
+//! Every write that spans rows runs in one transaction: it is all or
+//! nothing, and it has committed (durably: SQLite `synchronous=FULL`,
+//! PostgreSQL's default) before the handler answers.
+
+mod postgres;
+mod shared;
+mod sqlite;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure, or a refusal that only the database can decide
+/// (a uniqueness or roster conflict seen inside the transaction).
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The same signing key is registered with another DH key.
+    #[error("this signing key is registered with a different DH key")]
+    KeyConflict,
+    /// The handle belongs to someone else.
+    #[error("handle taken")]
+    HandleTaken,
+    /// A one-time prekey id is already stored for this user.
+    #[error("one-time prekey id {0} already uploaded")]
+    PreKeyIdTaken(u32),
+    /// Storing the batch would exceed the per-user stock limit.
+    #[error("at most {0} one-time prekeys may be stored")]
+    PreKeyStockFull(u64),
+    /// A recipient or member is not a registered user.
+    #[error("unknown user {0}")]
+    UnknownUser(String),
+    /// A group does not exist or the caller is not a member.
+    #[error("no such group")]
+    NoSuchGroup,
+    /// A group send does not address exactly the roster minus the sender.
+    #[error("the copies do not match the group's roster")]
+    RosterMismatch {
+        /// Members without a copy.
+        missing: Vec<String>,
+        /// Recipients that are not members.
+        extra: Vec<String>,
+    },
+    /// The database failed; the cause is logged, not shown.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed at start-up.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A registered user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    /// The id (base64url of `sign_pub`).
+    pub user_id: String,
+    /// Ed25519 public key.
+    pub sign_pub: Vec<u8>,
+    /// X25519 public key.
+    pub dh_pub: Vec<u8>,
+    /// Binding signature.
+    pub binding_sig: Vec<u8>,
+    /// Handle, lowercase.
+    pub handle: Option<String>,
+}
+
+/// What a registration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    /// A new user.
+    Created,
+    /// The same keys were already registered (a harmless retry).
+    AlreadyExists,
+}
+
+/// A signed prekey as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPreKeyRow {
+    /// Its id.
+    pub spk_id: u32,
+    /// Its public key.
+    pub spk_pub: Vec<u8>,
+    /// Its signature.
+    pub spk_sig: Vec<u8>,
+}
+
+/// A user's bundle as handed out: the one-time prekey in it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRow {
+    /// The user.
+    pub user: UserRow,
+    /// The signed prekey.
+    pub spk: SignedPreKeyRow,
+    /// One one-time prekey, if any was left.
+    pub opk: Option<(u32, Vec<u8>)>,
+}
+
+/// One copy to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCopy {
+    /// Recipient user id.
+    pub recipient: String,
+    /// The recipient's envelope (JSON text).
+    pub envelope: String,
+    /// The sender's self-copy (JSON text).
+    pub self_copy: Option<String>,
+    /// Group id.
+    pub group_id: Option<String>,
+    /// Expiry.
+    pub expires_at: Option<i64>,
+    /// View-once flag.
+    pub view_once: bool,
+}
+
+/// The result of storing one copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCopy {
+    /// The message id.
+    pub id: i64,
+    /// The recipient.
+    pub recipient: String,
+    /// False when a retry found the copy already stored.
+    pub created: bool,
+}
+
+/// One inbox entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRow {
+    /// Inbox position.
+    pub seq: i64,
+    /// Message id.
+    pub id: i64,
+    /// Sent by the inbox owner (the payload is the self-copy).
+    pub outgoing: bool,
+    /// Sender.
+    pub sender: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Client id.
+    pub client_id: String,
+    /// Group.
+    pub group_id: Option<String>,
+    /// Envelope or self-copy (JSON text).
+    pub payload: String,
+    /// Stored at.
+    pub sent_at: i64,
+    /// Expiry.
+    pub expires_at: Option<i64>,
+    /// View-once.
+    pub view_once: bool,
+}
+
+/// A group roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRow {
+    /// Group id.
+    pub group_id: String,
+    /// Members, sorted.
+    pub members: Vec<String>,
+}
+
+/// Everything the server stores. One implementation per backend; the
+/// conformance suite in `tests/store.rs` runs against each.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Registers a user; the same keys again is not an error.
+    async fn register(&self, user: &UserRow, now: i64) -> Result<Registered, StoreError>;
+    /// A user by id.
+    async fn user(&self, user_id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// A user by (lowercase) handle.
+    async fn user_by_handle(&self, handle: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Sets or clears a user's handle.
+    async fn set_handle(&self, user_id: &str, handle: Option<&str>) -> Result<(), StoreError>;
+
+    /// Stores a login challenge.
+    async fn put_challenge(&self, challenge: &[u8], expires_at: i64) -> Result<(), StoreError>;
+    /// Deletes a challenge if it exists and is live; true if it did.
+    async fn take_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, StoreError>;
+
+    /// Stores or replaces a user's signed prekey.
+    async fn put_signed_prekey(&self, user_id: &str, spk: &SignedPreKeyRow) -> Result<(), StoreError>;
+    /// Adds one-time prekeys, all or none, keeping the stock at most `max_stock`.
+    async fn add_one_time_prekeys(
+        &self,
+        user_id: &str,
+        keys: &[(u32, Vec<u8>)],
+        max_stock: u64,
+    ) -> Result<(), StoreError>;
+    /// How many one-time prekeys are left, and the signed prekey's id.
+    async fn prekey_count(&self, user_id: &str) -> Result<(u64, Option<u32>), StoreError>;
+    /// The user's bundle, claiming (deleting) one one-time prekey.
+    async fn claim_bundle(&self, user_id: &str) -> Result<Option<BundleRow>, StoreError>;
+
+    /// Stores a message's copies in one transaction. A copy already stored
+    /// under the same sender, client id and recipient is not stored again.
+    /// Returns the user ids whose inbox changed, for live push.
+    async fn send(
+        &self,
+        sender: &str,
+        client_id: &str,
+        copies: &[NewCopy],
+        now: i64,
+    ) -> Result<(Vec<StoredCopy>, Vec<String>), StoreError>;
+    /// Inbox entries after `after`, at most `limit`, unexpired.
+    async fn inbox(&self, user_id: &str, after: i64, limit: i64, now: i64) -> Result<Vec<InboxRow>, StoreError>;
+    /// Deletes the caller's copy of a message; false if it had none.
+    async fn delete_copy(&self, user_id: &str, message_id: i64) -> Result<bool, StoreError>;
+    /// Deletes expired messages and challenges; returns how many messages.
+    async fn sweep(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Creates a group with these members (creator included).
+    async fn create_group(&self, group_id: &str, members: &[String], now: i64) -> Result<GroupRow, StoreError>;
+    /// A group's roster, if `requester` is a member.
+    async fn group(&self, group_id: &str, requester: &str) -> Result<Option<GroupRow>, StoreError>;
+    /// The groups a user is in.
+    async fn groups_of(&self, user_id: &str) -> Result<Vec<GroupRow>, StoreError>;
+    /// Adds a member (the requester must be one).
+    async fn add_member(&self, group_id: &str, requester: &str, user_id: &str) -> Result<GroupRow, StoreError>;
+    /// Removes a member (the requester must be one; removing oneself is leaving).
+    async fn remove_member(&self, group_id: &str, requester: &str, user_id: &str) -> Result<GroupRow, StoreError>;
+}
+
+/// Opens the store a database URL names: `sqlite:` or `postgres:`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let store: std::sync::Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        std::sync::Arc::new(PostgresStore::connect(url).await?)
+    } else {
+        std::sync::Arc::new(SqliteStore::connect(url).await?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}
