@@ -56,6 +56,7 @@ pub async fn fresh_postgres() -> Option<String> {
             return None;
         }
     };
+    drop_stale_databases(&mut admin).await;
     let name = format!(
         "glyph_test_{}_{}_{}",
         std::process::id(),
@@ -65,6 +66,20 @@ pub async fn fresh_postgres() -> Option<String> {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
     let base = admin_url.rsplit_once('/').unwrap().0;
     Some(format!("{base}/{name}"))
+}
+
+/// Drops test databases whose test process has exited.
+async fn drop_stale_databases(admin: &mut sqlx::PgConnection) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'glyph_test_%'")
+        .fetch_all(&mut *admin)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let pid = name.trim_start_matches("glyph_test_").split('_').next().unwrap_or_default();
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut *admin).await;
+        }
+    }
 }
 
 /// A server running in this process on a loopback port.

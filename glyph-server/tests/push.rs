@@ -1,0 +1,144 @@
+//! Live push over the WebSocket, against every backend: backlog then live,
+//! every connection of a user, bursts in order, token expiry, refusals.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(server: &TestServer, token: &str, after: i64) -> Socket {
+    let mut request = format!("ws://{}/v1/ws?after={after}", server.addr).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The next JSON frame, skipping pings; panics after 10 s.
+async fn next_frame(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("no frame within 10 s");
+        match message.expect("socket closed").unwrap() {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn backlog_then_caught_up_then_live_to_every_connection() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let alice = TestUser::new(&server, 0).await;
+        let bob = TestUser::new(&server, 0).await;
+        alice.send_text(&server, "before", &[&bob], "sent while offline", None).await;
+
+        let mut phone = connect(&server, &bob.token, 0).await;
+        let frame = next_frame(&mut phone).await;
+        assert_eq!(frame["type"], "message");
+        assert_eq!(bob.open(&frame["message"]["payload"]), "sent while offline");
+        let caught_up = next_frame(&mut phone).await;
+        assert_eq!(caught_up["type"], "caught_up");
+        let cursor = caught_up["after"].as_i64().unwrap();
+
+        // A second device resuming from the cursor gets no backlog.
+        let mut laptop = connect(&server, &bob.token, cursor).await;
+        assert_eq!(next_frame(&mut laptop).await["type"], "caught_up");
+
+        alice.send_text(&server, "live", &[&bob], "live one", None).await;
+        for socket in [&mut phone, &mut laptop] {
+            let frame = next_frame(socket).await;
+            assert_eq!(bob.open(&frame["message"]["payload"]), "live one");
+            assert!(frame["message"]["seq"].as_i64().unwrap() > cursor);
+        }
+        // The sender's own devices get the self-copy.
+        let mut alice_socket = connect(&server, &alice.token, 0).await;
+        let frame = next_frame(&mut alice_socket).await;
+        assert_eq!(frame["message"]["direction"], "out");
+    }
+}
+
+/// Sends 40 messages from `sender` to `bob`, one after another.
+async fn burst(server: &TestServer, sender: &TestUser, bob: &TestUser, tag: &str) {
+    for i in 0..40 {
+        let (status, body) = sender.send_text(server, &format!("{tag}{i}"), &[bob], &format!("{tag}{i}"), None).await;
+        assert!(status.is_success(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_sends_arrives_complete_and_in_order() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let alice = TestUser::new(&server, 0).await;
+        let carol = TestUser::new(&server, 0).await;
+        let bob = TestUser::new(&server, 0).await;
+        let mut socket = connect(&server, &bob.token, 0).await;
+        assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+        // Two senders at once, 40 messages each, concurrently.
+        futures_util::future::join(burst(&server, &alice, &bob, "a"), burst(&server, &carol, &bob, "c")).await;
+        let mut seqs = Vec::new();
+        let (mut from_a, mut from_c) = (Vec::new(), Vec::new());
+        for _ in 0..80 {
+            let frame = next_frame(&mut socket).await;
+            seqs.push(frame["message"]["seq"].as_i64().unwrap());
+            let text = bob.open(&frame["message"]["payload"]);
+            if text.starts_with('a') { from_a.push(text) } else { from_c.push(text) }
+        }
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "out of order: {seqs:?}");
+        assert_eq!(from_a, (0..40).map(|i| format!("a{i}")).collect::<Vec<_>>());
+        assert_eq!(from_c, (0..40).map(|i| format!("c{i}")).collect::<Vec<_>>());
+        // The inbox agrees with what was pushed.
+        let inbox: Vec<i64> = bob.inbox(&server, 0).await.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(inbox, seqs);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_closes_the_socket_with_4001() {
+    let db = databases().await.remove(0);
+    let server = TestServer::start_with(test_config(&db, &["--jwt-lifetime-secs", "2"])).await;
+    let bob = TestUser::new(&server, 0).await;
+    let mut socket = connect(&server, &bob.token, 0).await;
+    assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+    let closed = tokio::time::timeout(Duration::from_secs(6), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => {}
+                other => panic!("ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("not closed after the token expired");
+    assert_eq!(closed, glyph_server::routes::CLOSE_TOKEN_EXPIRED);
+}
+
+#[tokio::test]
+async fn a_socket_without_a_valid_token_is_refused_before_upgrading() {
+    let db = databases().await.remove(0);
+    let server = TestServer::start(&db).await;
+    for token in [None, Some("nonsense")] {
+        let mut request = format!("ws://{}/v1/ws", server.addr).into_client_request().unwrap();
+        if let Some(token) = token {
+            request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+    // A client that closes politely is let go.
+    let bob = TestUser::new(&server, 0).await;
+    let mut socket = connect(&server, &bob.token, 0).await;
+    assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+    socket.send(Message::Close(None)).await.unwrap();
+}
