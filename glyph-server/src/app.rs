@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
 
 use crate::auth::Tokens;
 use crate::config::Config;
@@ -80,7 +80,10 @@ impl AppState {
 
     /// Takes a rate-limit token or answers 429.
     pub fn limit(&self, scope: Scope, key: &str) -> Result<(), ApiError> {
-        self.0.limiter.check(scope, key).map_err(ApiError::RateLimited)
+        self.0
+            .limiter
+            .check(scope, key)
+            .map_err(ApiError::RateLimited)
     }
 }
 
@@ -91,7 +94,10 @@ pub struct ClientAddr(pub String);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.config().trust_forwarded_for {
             let forwarded = parts
                 .headers
@@ -103,7 +109,10 @@ impl FromRequestParts<AppState> for ClientAddr {
                 return Ok(ClientAddr(addr));
             }
         }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
         Ok(ClientAddr(peer.unwrap_or_else(|| "unknown".into())))
     }
 }
@@ -115,11 +124,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("no_route", "no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .with_state(state)
 }
 
-async fn record_metrics(axum::extract::State(state): axum::extract::State<AppState>, request: Request, next: Next) -> Response {
+async fn record_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -127,7 +143,12 @@ async fn record_metrics(axum::extract::State(state): axum::extract::State<AppSta
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    state.metrics().record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics().record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -149,7 +170,11 @@ pub enum ServeError {
 /// with owner-only permissions.
 pub fn jwt_secret(config: &Config) -> Result<Vec<u8>, ServeError> {
     if let Some(secret) = &config.jwt_secret {
-        return if secret.len() >= 32 { Ok(secret.as_bytes().to_vec()) } else { Err(ServeError::WeakSecret) };
+        return if secret.len() >= 32 {
+            Ok(secret.as_bytes().to_vec())
+        } else {
+            Err(ServeError::WeakSecret)
+        };
     }
     let path = config.data_dir.join("jwt-secret");
     match std::fs::read(&path) {
@@ -165,8 +190,16 @@ fn create_secret(path: &Path) -> Result<Vec<u8>, ServeError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let secret: Vec<u8> = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes();
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let secret: Vec<u8> = bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into_bytes();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(&secret)?;
     file.sync_all()?;
     Ok(secret)
@@ -179,14 +212,20 @@ pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     let secret = jwt_secret(&config)?;
     let store = store::open(&config.database_url()).await?;
     let state = AppState::new(store, config.clone(), &secret);
-    let sweeper = tokio::spawn(sweep_forever(state.clone(), Duration::from_secs(config.sweep_secs.max(1))));
+    let sweeper = tokio::spawn(sweep_forever(
+        state.clone(),
+        Duration::from_secs(config.sweep_secs.max(1)),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, config = ?config, "glyph-server listening");
     ready(addr);
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     sweeper.abort();
     tracing::info!("glyph-server stopped");
     Ok(())

@@ -52,8 +52,14 @@ impl Tokens {
 
     /// A token for `user_id`, and when it expires.
     pub fn issue(&self, user_id: &str, now: i64) -> Result<(String, i64), ApiError> {
-        let claims = Claims { sub: user_id.to_owned(), iat: now, exp: now + self.lifetime, iss: ISSUER.into() };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            iat: now,
+            exp: now + self.lifetime,
+            iss: ISSUER.into(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| {
             tracing::error!(error = %e, "signing a token failed");
             ApiError::Internal
         })?;
@@ -65,10 +71,13 @@ impl Tokens {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::Unauthorized("token_expired", "the access token has expired; log in again".into())
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::Unauthorized(
+                    "token_expired",
+                    "the access token has expired; log in again".into(),
+                ),
+                _ => {
+                    ApiError::Unauthorized("invalid_token", "the access token is not valid".into())
                 }
-                _ => ApiError::Unauthorized("invalid_token", "the access token is not valid".into()),
             })
     }
 }
@@ -84,17 +93,24 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into())
+        })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("invalid_token", "send Authorization: Bearer <token>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("invalid_token", "send Authorization: Bearer <token>".into())
+            })?;
         let claims = state.tokens().verify(token)?;
-        Ok(AuthUser { user_id: claims.sub, expires_at: claims.exp })
+        Ok(AuthUser {
+            user_id: claims.sub,
+            expires_at: claims.exp,
+        })
     }
 }

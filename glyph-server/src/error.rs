@@ -57,13 +57,29 @@ impl ApiError {
             | ApiError::NotFound(code, message)
             | ApiError::Unprocessable(code, message) => (code, message, None),
             ApiError::Conflict(code, message, details) => (code, message, details),
-            ApiError::MethodNotAllowed => ("method_not_allowed", "this path does not take that method".into(), None),
+            ApiError::MethodNotAllowed => (
+                "method_not_allowed",
+                "this path does not take that method".into(),
+                None,
+            ),
             ApiError::PayloadTooLarge(message) => ("payload_too_large", message, None),
-            ApiError::UnsupportedMediaType => ("unsupported_media_type", "send Content-Type: application/json".into(), None),
-            ApiError::RateLimited(secs) => ("rate_limited", format!("too many requests; retry in {secs} s"), None),
+            ApiError::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "send Content-Type: application/json".into(),
+                None,
+            ),
+            ApiError::RateLimited(secs) => (
+                "rate_limited",
+                format!("too many requests; retry in {secs} s"),
+                None,
+            ),
             ApiError::Internal => ("internal", "internal error".into(), None),
         };
-        ErrorDetail { code: code.to_owned(), message, details }
+        ErrorDetail {
+            code: code.to_owned(),
+            message,
+            details,
+        }
     }
 
     /// A 400 for a malformed field.
@@ -79,12 +95,14 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited(secs) => Some(secs),
             _ => None,
         };
-        let body = ErrorBody { error: self.detail() };
+        let body = ErrorBody {
+            error: self.detail(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Some(secs) = retry_after {
-            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(secs) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -95,11 +113,18 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::KeyConflict => ApiError::Conflict("key_conflict", err.to_string(), None),
             StoreError::HandleTaken => ApiError::Conflict("handle_taken", err.to_string(), None),
-            StoreError::PreKeyIdTaken(_) => ApiError::Conflict("prekey_id_taken", err.to_string(), None),
-            StoreError::PreKeyStockFull(_) => ApiError::Unprocessable("prekey_stock_full", err.to_string()),
+            StoreError::PreKeyIdTaken(_) => {
+                ApiError::Conflict("prekey_id_taken", err.to_string(), None)
+            }
+            StoreError::PreKeyStockFull(_) => {
+                ApiError::Unprocessable("prekey_stock_full", err.to_string())
+            }
             StoreError::UnknownUser(_) => ApiError::NotFound("unknown_user", err.to_string()),
             StoreError::NoSuchGroup => ApiError::NotFound("unknown_group", err.to_string()),
-            StoreError::RosterMismatch { ref missing, ref extra } => {
+            StoreError::RosterMismatch {
+                ref missing,
+                ref extra,
+            } => {
                 let details = json!({"missing": missing, "extra": extra});
                 ApiError::Conflict("roster_mismatch", err.to_string(), Some(details))
             }

@@ -25,7 +25,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("the request body is too large".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("the request body is too large".into())
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         _ => ApiError::BadRequest("invalid_json", rejection.body_text()),
     }
@@ -56,7 +58,9 @@ pub fn user_id_of(sign_pub: &[u8; 32]) -> String {
 /// Checks a user id's shape (43 characters of base64url of 32 bytes).
 pub fn check_user_id(user_id: &str) -> Result<(), ApiError> {
     match Base64UrlUnpadded::decode_vec(user_id) {
-        Ok(bytes) if bytes.len() == 32 && Base64UrlUnpadded::encode_string(&bytes) == user_id => Ok(()),
+        Ok(bytes) if bytes.len() == 32 && Base64UrlUnpadded::encode_string(&bytes) == user_id => {
+            Ok(())
+        }
         _ => Err(ApiError::bad_field("user_id", "not a user id")),
     }
 }
@@ -67,7 +71,9 @@ pub fn normalize_handle(handle: &str) -> Result<String, ApiError> {
     let lower = handle.to_ascii_lowercase();
     let valid = (3..=32).contains(&lower.len())
         && lower.starts_with(|c: char| c.is_ascii_lowercase())
-        && lower.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+        && lower.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
     if valid {
         Ok(lower)
     } else {

@@ -32,24 +32,36 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter with these per-minute limits.
     pub fn new(limits: &[(Scope, u32)]) -> Self {
-        Self { limits: limits.iter().copied().collect(), buckets: Mutex::new(HashMap::new()) }
+        Self {
+            limits: limits.iter().copied().collect(),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes a token for `key`, or says how many seconds until one is free.
     pub fn check(&self, scope: Scope, key: &str) -> Result<(), u64> {
-        let Some(&per_minute) = self.limits.get(&scope) else { return Ok(()) };
+        let Some(&per_minute) = self.limits.get(&scope) else {
+            return Ok(());
+        };
         let capacity = f64::from(per_minute.max(1));
         let rate = capacity / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() > 100_000 {
             // Forget full buckets rather than grow without bound.
-            buckets.retain(|_, b| b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < capacity);
+            buckets.retain(|_, b| {
+                b.tokens + now.duration_since(b.updated).as_secs_f64() * rate < capacity
+            });
         }
-        let bucket = buckets
-            .entry((scope, key.to_owned()))
-            .or_insert(Bucket { tokens: capacity, updated: now });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(capacity);
+        let bucket = buckets.entry((scope, key.to_owned())).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(capacity);
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -72,7 +84,13 @@ mod tests {
         }
         let wait = limiter.check(Scope::Auth, "1.2.3.4").unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
-        assert!(limiter.check(Scope::Auth, "5.6.7.8").is_ok(), "keys are independent");
-        assert!(limiter.check(Scope::Send, "x").is_ok(), "unlimited scopes pass");
+        assert!(
+            limiter.check(Scope::Auth, "5.6.7.8").is_ok(),
+            "keys are independent"
+        );
+        assert!(
+            limiter.check(Scope::Send, "x").is_ok(),
+            "unlimited scopes pass"
+        );
     }
 }

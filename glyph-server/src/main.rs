@@ -11,7 +11,9 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(EnvFilter::try_from_env("GLYPH_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("GLYPH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     match glyph_server::app::run(config, |_| {}).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -32,7 +32,9 @@ impl Metrics {
     /// Records one request.
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+        *requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
         drop(requests);
         let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         let histogram = latency.entry(route.to_owned()).or_default();
@@ -49,24 +51,64 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# TYPE glyph_http_requests_total counter");
-        for ((method, route, status), n) in self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "glyph_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}");
+        for ((method, route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "glyph_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# TYPE glyph_http_request_duration_seconds histogram");
-        for (route, h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (route, h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             for (bound, count) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "glyph_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "glyph_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "glyph_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.total);
-            let _ = writeln!(out, "glyph_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "glyph_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.total);
+            let _ = writeln!(
+                out,
+                "glyph_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.total
+            );
+            let _ = writeln!(
+                out,
+                "glyph_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "glyph_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.total
+            );
         }
         let _ = writeln!(out, "# TYPE glyph_messages_stored_total counter");
-        let _ = writeln!(out, "glyph_messages_stored_total {}", self.messages_stored.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "glyph_messages_stored_total {}",
+            self.messages_stored.load(Ordering::Relaxed)
+        );
         let _ = writeln!(out, "# TYPE glyph_messages_pushed_total counter");
-        let _ = writeln!(out, "glyph_messages_pushed_total {}", self.messages_pushed.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "glyph_messages_pushed_total {}",
+            self.messages_pushed.load(Ordering::Relaxed)
+        );
         let _ = writeln!(out, "# TYPE glyph_websocket_connections gauge");
-        let _ = writeln!(out, "glyph_websocket_connections {}", self.connections.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "glyph_websocket_connections {}",
+            self.connections.load(Ordering::Relaxed)
+        );
         out
     }
 }

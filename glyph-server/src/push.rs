@@ -20,7 +20,10 @@ impl Hub {
     pub fn subscribe(&self, user_id: &str) -> watch::Receiver<u64> {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         users.retain(|_, sender| sender.receiver_count() > 0);
-        users.entry(user_id.to_owned()).or_insert_with(|| watch::channel(0).0).subscribe()
+        users
+            .entry(user_id.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 
     /// Wakes every connection of these users.

@@ -30,32 +30,79 @@ async fn registration_is_checked_and_idempotent() {
         let (status, record) = server.post("/v1/users", None, body.clone()).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(record["sign_pub"], body["sign_pub"]);
-        assert_eq!(server.post("/v1/users", None, body.clone()).await.0, StatusCode::OK, "a retry is fine");
+        assert_eq!(
+            server.post("/v1/users", None, body.clone()).await.0,
+            StatusCode::OK,
+            "a retry is fine"
+        );
 
         let other = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
         let mut swapped = registration(&id);
         swapped["dh_pub"] = other.public().dh_pub.to_base64().into();
-        assert_error(&server.post("/v1/users", None, swapped.clone()).await, 422, "bad_signature");
+        assert_error(
+            &server.post("/v1/users", None, swapped.clone()).await,
+            422,
+            "bad_signature",
+        );
         // Even correctly signed, a second DH key under the same signing key is refused.
-        let binding = [glyph_api::BINDING_LABEL, id.public().sign_pub.as_bytes(), other.public().dh_pub.as_bytes()].concat();
+        let binding = [
+            glyph_api::BINDING_LABEL,
+            id.public().sign_pub.as_bytes(),
+            other.public().dh_pub.as_bytes(),
+        ]
+        .concat();
         swapped["binding_sig"] = b64(&id.signing().sign(&binding)).into();
-        assert_error(&server.post("/v1/users", None, swapped).await, 409, "key_conflict");
+        assert_error(
+            &server.post("/v1/users", None, swapped).await,
+            409,
+            "key_conflict",
+        );
 
         let mut bad = body.clone();
         bad["sign_pub"] = "not base64!".into();
-        assert_error(&server.post("/v1/users", None, bad).await, 400, "invalid_field");
+        assert_error(
+            &server.post("/v1/users", None, bad).await,
+            400,
+            "invalid_field",
+        );
         let mut short = body.clone();
         short["dh_pub"] = b64(&[1; 31]).into();
-        assert_error(&server.post("/v1/users", None, short).await, 400, "invalid_field");
+        assert_error(
+            &server.post("/v1/users", None, short).await,
+            400,
+            "invalid_field",
+        );
         let mut missing = body.clone();
         missing.as_object_mut().unwrap().remove("binding_sig");
-        assert_error(&server.post("/v1/users", None, missing).await, 400, "invalid_json");
-        let raw = server.http.post(format!("{}/v1/users", server.base)).header("content-type", "application/json").body("{nope").send().await.unwrap();
+        assert_error(
+            &server.post("/v1/users", None, missing).await,
+            400,
+            "invalid_json",
+        );
+        let raw = server
+            .http
+            .post(format!("{}/v1/users", server.base))
+            .header("content-type", "application/json")
+            .body("{nope")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(raw.status(), 400);
-        let text = server.http.post(format!("{}/v1/users", server.base)).body(body.to_string()).send().await.unwrap();
+        let text = server
+            .http
+            .post(format!("{}/v1/users", server.base))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(text.status(), 415);
-        let huge = json!({"sign_pub": "A".repeat(5 * 1024 * 1024), "dh_pub": "", "binding_sig": ""});
-        assert_error(&server.post("/v1/users", None, huge).await, 413, "payload_too_large");
+        let huge =
+            json!({"sign_pub": "A".repeat(5 * 1024 * 1024), "dh_pub": "", "binding_sig": ""});
+        assert_error(
+            &server.post("/v1/users", None, huge).await,
+            413,
+            "payload_too_large",
+        );
         let _ = db;
     });
 }
@@ -67,29 +114,77 @@ async fn login_refuses_replayed_foreign_forged_and_expired_challenges() {
         let (_, challenge) = server.post("/v1/auth/challenge", None, json!({})).await;
         let challenge = challenge["challenge"].as_str().unwrap().to_owned();
         let request = token_request(&user.identity, &challenge);
-        assert_eq!(server.post("/v1/auth/token", None, request.clone()).await.0, StatusCode::OK);
-        assert_error(&server.post("/v1/auth/token", None, request).await, 401, "invalid_challenge");
+        assert_eq!(
+            server.post("/v1/auth/token", None, request.clone()).await.0,
+            StatusCode::OK
+        );
+        assert_error(
+            &server.post("/v1/auth/token", None, request).await,
+            401,
+            "invalid_challenge",
+        );
 
         let never_issued = b64(&[9; 32]);
-        assert_error(&server.post("/v1/auth/token", None, token_request(&user.identity, &never_issued)).await, 401, "invalid_challenge");
+        assert_error(
+            &server
+                .post(
+                    "/v1/auth/token",
+                    None,
+                    token_request(&user.identity, &never_issued),
+                )
+                .await,
+            401,
+            "invalid_challenge",
+        );
 
         let (_, fresh) = server.post("/v1/auth/challenge", None, json!({})).await;
         let fresh = fresh["challenge"].as_str().unwrap().to_owned();
         let mut forged = token_request(&user.identity, &fresh);
         let mallory = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
         forged["signature"] = token_request(&mallory, &fresh)["signature"].clone();
-        assert_error(&server.post("/v1/auth/token", None, forged).await, 401, "bad_signature");
+        assert_error(
+            &server.post("/v1/auth/token", None, forged).await,
+            401,
+            "bad_signature",
+        );
         // The forgery spent nothing: the real owner can still use it.
-        assert_eq!(server.post("/v1/auth/token", None, token_request(&user.identity, &fresh)).await.0, StatusCode::OK);
+        assert_eq!(
+            server
+                .post(
+                    "/v1/auth/token",
+                    None,
+                    token_request(&user.identity, &fresh)
+                )
+                .await
+                .0,
+            StatusCode::OK
+        );
 
         let (_, unregistered) = server.post("/v1/auth/challenge", None, json!({})).await;
         let unregistered = token_request(&mallory, unregistered["challenge"].as_str().unwrap());
-        assert_error(&server.post("/v1/auth/token", None, unregistered).await, 401, "unknown_user");
+        assert_error(
+            &server.post("/v1/auth/token", None, unregistered).await,
+            401,
+            "unknown_user",
+        );
 
         // An expired challenge, planted directly in storage.
         let store = glyph_server::store::open(&db.url).await.unwrap();
-        store.put_challenge(&[7; 32], glyph_server::input::now() - 1).await.unwrap();
-        assert_error(&server.post("/v1/auth/token", None, token_request(&user.identity, &b64(&[7; 32]))).await, 401, "invalid_challenge");
+        store
+            .put_challenge(&[7; 32], glyph_server::input::now() - 1)
+            .await
+            .unwrap();
+        assert_error(
+            &server
+                .post(
+                    "/v1/auth/token",
+                    None,
+                    token_request(&user.identity, &b64(&[7; 32])),
+                )
+                .await,
+            401,
+            "invalid_challenge",
+        );
     });
 }
 
@@ -101,24 +196,67 @@ fn jwt_secret(db: &TestDb) -> Vec<u8> {
 async fn tokens_are_checked_strictly() {
     each_backend!(|server, db| {
         let user = TestUser::new(&server, 0).await;
-        assert_eq!(server.get("/v1/prekeys/count", &user.token).await.0, StatusCode::OK);
-        assert_error(&server.call(Method::GET, "/v1/prekeys/count", None, None).await, 401, "missing_token");
-        assert_error(&server.get("/v1/prekeys/count", "garbage").await, 401, "invalid_token");
+        assert_eq!(
+            server.get("/v1/prekeys/count", &user.token).await.0,
+            StatusCode::OK
+        );
+        assert_error(
+            &server
+                .call(Method::GET, "/v1/prekeys/count", None, None)
+                .await,
+            401,
+            "missing_token",
+        );
+        assert_error(
+            &server.get("/v1/prekeys/count", "garbage").await,
+            401,
+            "invalid_token",
+        );
 
         // alg "none", and a token signed with another secret or algorithm.
-        let [header, claims, _]: [&str; 3] = user.token.split('.').collect::<Vec<_>>().try_into().unwrap();
-        let none_header = base64ct::Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_error(&server.get("/v1/prekeys/count", &format!("{none_header}.{claims}.")).await, 401, "invalid_token");
+        let [header, claims, _]: [&str; 3] = user
+            .token
+            .split('.')
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
+        let none_header =
+            base64ct::Base64UrlUnpadded::encode_string(br#"{"alg":"none","typ":"JWT"}"#);
+        assert_error(
+            &server
+                .get("/v1/prekeys/count", &format!("{none_header}.{claims}."))
+                .await,
+            401,
+            "invalid_token",
+        );
         let hs512 = base64ct::Base64UrlUnpadded::encode_string(br#"{"alg":"HS512","typ":"JWT"}"#);
-        assert_error(&server.get("/v1/prekeys/count", &format!("{hs512}.{claims}.AAAA")).await, 401, "invalid_token");
+        assert_error(
+            &server
+                .get("/v1/prekeys/count", &format!("{hs512}.{claims}.AAAA"))
+                .await,
+            401,
+            "invalid_token",
+        );
         let other = glyph_server::auth::Tokens::new(&[0x55; 32], 3600);
-        let (foreign, _) = other.issue(&user.user_id, glyph_server::input::now()).unwrap();
-        assert_error(&server.get("/v1/prekeys/count", &foreign).await, 401, "invalid_token");
+        let (foreign, _) = other
+            .issue(&user.user_id, glyph_server::input::now())
+            .unwrap();
+        assert_error(
+            &server.get("/v1/prekeys/count", &foreign).await,
+            401,
+            "invalid_token",
+        );
         let _ = header;
 
         let ours = glyph_server::auth::Tokens::new(&jwt_secret(&db), 3600);
-        let (expired, _) = ours.issue(&user.user_id, glyph_server::input::now() - 7200).unwrap();
-        assert_error(&server.get("/v1/prekeys/count", &expired).await, 401, "token_expired");
+        let (expired, _) = ours
+            .issue(&user.user_id, glyph_server::input::now() - 7200)
+            .unwrap();
+        assert_error(
+            &server.get("/v1/prekeys/count", &expired).await,
+            401,
+            "token_expired",
+        );
     });
 }
 
@@ -129,11 +267,23 @@ async fn auth_is_rate_limited_with_retry_after() {
     for db in databases().await {
         let server = TestServer::start_with(test_config(&db, &["--auth-per-minute", "3"])).await;
         for _ in 0..3 {
-            assert_eq!(server.post("/v1/auth/challenge", None, json!({})).await.0, StatusCode::OK);
+            assert_eq!(
+                server.post("/v1/auth/challenge", None, json!({})).await.0,
+                StatusCode::OK
+            );
         }
-        let response = server.http.post(format!("{}/v1/auth/challenge", server.base)).send().await.unwrap();
+        let response = server
+            .http
+            .post(format!("{}/v1/auth/challenge", server.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 429);
-        let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let retry: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(retry >= 1);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "rate_limited");
@@ -148,7 +298,11 @@ async fn handles_are_unique_case_insensitive_and_validated() {
         let set = |token: String, handle: &str| {
             let server = &server;
             let body = json!({"handle": handle});
-            async move { server.call(Method::PUT, "/v1/me/handle", Some(&token), Some(body)).await }
+            async move {
+                server
+                    .call(Method::PUT, "/v1/me/handle", Some(&token), Some(body))
+                    .await
+            }
         };
         let (status, record) = set(alice.token.clone(), "Alice").await;
         assert_eq!(status, StatusCode::OK);
@@ -159,16 +313,45 @@ async fn handles_are_unique_case_insensitive_and_validated() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(found["user_id"], alice.user_id);
         // The record carries a binding signature the client can check.
-        let sign_pub: [u8; 32] = base64ct::Base64::decode_vec(found["sign_pub"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let sign_pub: [u8; 32] = base64ct::Base64::decode_vec(found["sign_pub"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
         let dh_pub = base64ct::Base64::decode_vec(found["dh_pub"].as_str().unwrap()).unwrap();
-        let sig: [u8; 64] = base64ct::Base64::decode_vec(found["binding_sig"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let sig: [u8; 64] = base64ct::Base64::decode_vec(found["binding_sig"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
         let message = [glyph_api::BINDING_LABEL, &sign_pub[..], &dh_pub[..]].concat();
-        glyph_crypto::SigningPublicKey::from_bytes(&sign_pub).unwrap().verify(&message, &sig).unwrap();
+        glyph_crypto::SigningPublicKey::from_bytes(&sign_pub)
+            .unwrap()
+            .verify(&message, &sig)
+            .unwrap();
 
-        assert_eq!(server.call(Method::DELETE, "/v1/me/handle", Some(&alice.token), None).await.0, StatusCode::NO_CONTENT);
-        assert_error(&server.get("/v1/handles/alice", &bob.token).await, 404, "unknown_user");
-        assert_eq!(set(bob.token.clone(), "alice").await.0, StatusCode::OK, "a cleared handle is free again");
-        assert_error(&server.get(&format!("/v1/users/{}", "x".repeat(43)), &bob.token).await, 400, "invalid_field");
+        assert_eq!(
+            server
+                .call(Method::DELETE, "/v1/me/handle", Some(&alice.token), None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_error(
+            &server.get("/v1/handles/alice", &bob.token).await,
+            404,
+            "unknown_user",
+        );
+        assert_eq!(
+            set(bob.token.clone(), "alice").await.0,
+            StatusCode::OK,
+            "a cleared handle is free again"
+        );
+        assert_error(
+            &server
+                .get(&format!("/v1/users/{}", "x".repeat(43)), &bob.token)
+                .await,
+            400,
+            "invalid_field",
+        );
         let _ = db;
     });
 }
@@ -184,25 +367,88 @@ async fn prekeys_are_checked_capped_and_handed_out_once() {
         // A signed prekey signed by someone else is refused.
         let spk = glyph_crypto::SignedPreKey::generate(&alice.identity, 9).unwrap();
         let body = json!({"spk_id": 9, "spk_pub": spk.public().to_base64(), "spk_sig": b64(spk.signature())});
-        assert_error(&server.call(Method::PUT, "/v1/prekeys/signed", Some(&bob.token), Some(body)).await, 422, "bad_signature");
+        assert_error(
+            &server
+                .call(
+                    Method::PUT,
+                    "/v1/prekeys/signed",
+                    Some(&bob.token),
+                    Some(body),
+                )
+                .await,
+            422,
+            "bad_signature",
+        );
 
         // Batches are capped, ids unique, the stock bounded.
         let key = |id: u32| json!({"id": id, "pub": b64(&[id as u8; 32])});
         let too_many: Vec<Value> = (1000..1101).map(key).collect();
-        assert_error(&server.post("/v1/prekeys/one-time", Some(&bob.token), json!({"keys": too_many})).await, 422, "too_many_prekeys");
-        assert_error(&server.post("/v1/prekeys/one-time", Some(&bob.token), json!({"keys": [key(0)]})).await, 409, "prekey_id_taken");
-        assert_error(&server.post("/v1/prekeys/one-time", Some(&bob.token), json!({"keys": [key(5000), key(5000)]})).await, 400, "invalid_field");
+        assert_error(
+            &server
+                .post(
+                    "/v1/prekeys/one-time",
+                    Some(&bob.token),
+                    json!({"keys": too_many}),
+                )
+                .await,
+            422,
+            "too_many_prekeys",
+        );
+        assert_error(
+            &server
+                .post(
+                    "/v1/prekeys/one-time",
+                    Some(&bob.token),
+                    json!({"keys": [key(0)]}),
+                )
+                .await,
+            409,
+            "prekey_id_taken",
+        );
+        assert_error(
+            &server
+                .post(
+                    "/v1/prekeys/one-time",
+                    Some(&bob.token),
+                    json!({"keys": [key(5000), key(5000)]}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
         for batch in 0..9 {
             let keys: Vec<Value> = (0..100).map(|i| key(10_000 + batch * 100 + i)).collect();
-            assert_eq!(server.post("/v1/prekeys/one-time", Some(&bob.token), json!({"keys": keys})).await.0, StatusCode::OK);
+            assert_eq!(
+                server
+                    .post(
+                        "/v1/prekeys/one-time",
+                        Some(&bob.token),
+                        json!({"keys": keys})
+                    )
+                    .await
+                    .0,
+                StatusCode::OK
+            );
         }
         let keys: Vec<Value> = (0..100).map(|i| key(20_000 + i)).collect();
-        assert_error(&server.post("/v1/prekeys/one-time", Some(&bob.token), json!({"keys": keys})).await, 422, "prekey_stock_full");
+        assert_error(
+            &server
+                .post(
+                    "/v1/prekeys/one-time",
+                    Some(&bob.token),
+                    json!({"keys": keys}),
+                )
+                .await,
+            422,
+            "prekey_stock_full",
+        );
         let (_, count) = server.get("/v1/prekeys/count", &bob.token).await;
         assert_eq!(count["one_time"], 903, "a refused batch stores nothing");
 
         // Bundles verify, and hand out OPKs in order, each once.
-        let (status, bundle) = server.get(&format!("/v1/users/{}/bundle", bob.user_id), &alice.token).await;
+        let (status, bundle) = server
+            .get(&format!("/v1/users/{}/bundle", bob.user_id), &alice.token)
+            .await;
         assert_eq!(status, StatusCode::OK, "{bundle}");
         let bundle = PreKeyBundle::from_json_value(&bundle).unwrap();
         bundle.verify().unwrap();
@@ -213,9 +459,18 @@ async fn prekeys_are_checked_capped_and_handed_out_once() {
         assert!(!server.get(&path, &alice.token).await.1["opk_id"].is_null());
         let (status, empty) = server.get(&path, &alice.token).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(empty["opk_id"].is_null() && empty["opk_pub"].is_null(), "{empty}");
+        assert!(
+            empty["opk_id"].is_null() && empty["opk_pub"].is_null(),
+            "{empty}"
+        );
         fresh.upload_prekeys(&server, 0).await;
-        assert_error(&server.get(&format!("/v1/users/{}/bundle", b64url_id(7)), &alice.token).await, 404, "no_bundle");
+        assert_error(
+            &server
+                .get(&format!("/v1/users/{}/bundle", b64url_id(7)), &alice.token)
+                .await,
+            404,
+            "no_bundle",
+        );
         bob.prekeys = glyph_crypto::PreKeyStore::new();
         let _ = db;
     });
@@ -242,7 +497,11 @@ async fn concurrent_bundle_fetches_never_share_a_one_time_prekey() {
         }
         let distinct: BTreeSet<_> = handed_out.iter().collect();
         assert_eq!(handed_out.len(), 10, "{handed_out:?}");
-        assert_eq!(distinct.len(), 10, "an OPK was handed out twice: {handed_out:?}");
+        assert_eq!(
+            distinct.len(),
+            10,
+            "an OPK was handed out twice: {handed_out:?}"
+        );
         let _ = db;
     });
 }
@@ -253,9 +512,13 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
         let alice = TestUser::new(&server, 0).await;
         let bob = TestUser::new(&server, 0).await;
         let carol = TestUser::new(&server, 0).await;
-        let (status, sent) = alice.send_text(&server, "m1", &[&bob, &carol], "hello both", None).await;
+        let (status, sent) = alice
+            .send_text(&server, "m1", &[&bob, &carol], "hello both", None)
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{sent}");
-        let (status, again) = alice.send_text(&server, "m1", &[&bob, &carol], "hello both", None).await;
+        let (status, again) = alice
+            .send_text(&server, "m1", &[&bob, &carol], "hello both", None)
+            .await;
         assert_eq!(status, StatusCode::OK, "a retry stores nothing new");
         assert_eq!(again, sent, "a retry returns the same ids");
 
@@ -273,22 +536,98 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
         let ghost = json!({"recipient": b64url_id(3), "envelope": {"v": 1}});
         let good = json!({"recipient": bob.user_id, "envelope": {"v": 1}});
         let body = json!({"client_id": "m2", "copies": [good.clone(), ghost]});
-        assert_error(&server.post("/v1/messages", Some(&alice.token), body).await, 404, "unknown_user");
+        assert_error(
+            &server.post("/v1/messages", Some(&alice.token), body).await,
+            404,
+            "unknown_user",
+        );
         assert_eq!(bob.inbox(&server, 0).await.len(), 1);
 
         // Refusals: sizes, shapes, fields.
         let big = json!({"recipient": bob.user_id, "envelope": {"ct": "A".repeat(70 * 1024)}});
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "m3", "copies": [big]})).await, 413, "payload_too_large");
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "m3", "copies": [big]}),
+                )
+                .await,
+            413,
+            "payload_too_large",
+        );
         let not_object = json!({"recipient": bob.user_id, "envelope": "text"});
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "m4", "copies": [not_object]})).await, 400, "invalid_field");
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "", "copies": [good.clone()]})).await, 400, "invalid_field");
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "m5", "copies": []})).await, 400, "invalid_field");
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "m6", "copies": [good.clone(), good.clone()]})).await, 400, "invalid_field");
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "m4", "copies": [not_object]}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "", "copies": [good.clone()]}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "m5", "copies": []}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "m6", "copies": [good.clone(), good.clone()]}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
         let past = json!({"recipient": bob.user_id, "envelope": {"v": 1}, "expires_at": 1});
-        assert_error(&server.post("/v1/messages", Some(&alice.token), json!({"client_id": "m7", "copies": [past]})).await, 400, "invalid_field");
-        assert_error(&server.get("/v1/messages?after=-1", &bob.token).await, 400, "invalid_field");
-        assert_error(&server.get("/v1/messages?limit=100000", &bob.token).await, 400, "invalid_field");
-        assert_eq!(bob.inbox(&server, 0).await.len(), 1, "no refusal stored anything");
+        assert_error(
+            &server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "m7", "copies": [past]}),
+                )
+                .await,
+            400,
+            "invalid_field",
+        );
+        assert_error(
+            &server.get("/v1/messages?after=-1", &bob.token).await,
+            400,
+            "invalid_field",
+        );
+        assert_error(
+            &server.get("/v1/messages?limit=100000", &bob.token).await,
+            400,
+            "invalid_field",
+        );
+        assert_eq!(
+            bob.inbox(&server, 0).await.len(),
+            1,
+            "no refusal stored anything"
+        );
         let _ = db;
     });
 }
@@ -301,10 +640,13 @@ async fn concurrent_retries_store_one_copy() {
         let recipients = [&bob];
         let sends = (0..16).map(|_| alice.send_text(&server, "same-id", &recipients, "once", None));
         let results = futures_util::future::join_all(sends).await;
-        let ids: BTreeSet<i64> = results.iter().map(|(s, body)| {
-            assert!(s.is_success(), "{body}");
-            body["messages"][0]["id"].as_i64().unwrap()
-        }).collect();
+        let ids: BTreeSet<i64> = results
+            .iter()
+            .map(|(s, body)| {
+                assert!(s.is_success(), "{body}");
+                body["messages"][0]["id"].as_i64().unwrap()
+            })
+            .collect();
         assert_eq!(ids.len(), 1);
         assert_eq!(bob.inbox(&server, 0).await.len(), 1);
         let _ = db;
@@ -317,26 +659,81 @@ async fn inbox_pages_in_order_and_each_side_deletes_its_copy() {
         let alice = TestUser::new(&server, 0).await;
         let bob = TestUser::new(&server, 0).await;
         for i in 0..5 {
-            assert_eq!(alice.send_text(&server, &format!("p{i}"), &[&bob], &format!("n{i}"), None).await.0, StatusCode::CREATED);
+            assert_eq!(
+                alice
+                    .send_text(&server, &format!("p{i}"), &[&bob], &format!("n{i}"), None)
+                    .await
+                    .0,
+                StatusCode::CREATED
+            );
         }
         let (_, first) = server.get("/v1/messages?after=0&limit=2", &bob.token).await;
         assert_eq!(first["messages"].as_array().unwrap().len(), 2);
         let cursor = first["next_after"].as_i64().unwrap();
         let rest = bob.inbox(&server, cursor).await;
         assert_eq!(rest.len(), 3);
-        let all: Vec<String> = first["messages"].as_array().unwrap().iter().chain(rest.iter()).map(|m| bob.open(&m["payload"])).collect();
+        let all: Vec<String> = first["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(rest.iter())
+            .map(|m| bob.open(&m["payload"]))
+            .collect();
         assert_eq!(all, ["n0", "n1", "n2", "n3", "n4"]);
         let seqs: Vec<i64> = rest.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 
         let id = rest[0]["id"].as_i64().unwrap();
-        assert_eq!(server.call(Method::DELETE, &format!("/v1/messages/{id}"), Some(&bob.token), None).await.0, StatusCode::NO_CONTENT);
-        assert_error(&server.call(Method::DELETE, &format!("/v1/messages/{id}"), Some(&bob.token), None).await, 404, "unknown_message");
+        assert_eq!(
+            server
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/messages/{id}"),
+                    Some(&bob.token),
+                    None
+                )
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_error(
+            &server
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/messages/{id}"),
+                    Some(&bob.token),
+                    None,
+                )
+                .await,
+            404,
+            "unknown_message",
+        );
         assert_eq!(bob.inbox(&server, 0).await.len(), 4);
-        assert_eq!(alice.inbox(&server, 0).await.len(), 5, "the sender's copy stays");
-        assert_eq!(server.call(Method::DELETE, &format!("/v1/messages/{id}"), Some(&alice.token), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(
+            alice.inbox(&server, 0).await.len(),
+            5,
+            "the sender's copy stays"
+        );
+        assert_eq!(
+            server
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/messages/{id}"),
+                    Some(&alice.token),
+                    None
+                )
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
         assert_eq!(alice.inbox(&server, 0).await.len(), 4);
-        assert_error(&server.call(Method::DELETE, "/v1/messages/abc", Some(&bob.token), None).await, 400, "invalid_field");
+        assert_error(
+            &server
+                .call(Method::DELETE, "/v1/messages/abc", Some(&bob.token), None)
+                .await,
+            400,
+            "invalid_field",
+        );
         let _ = db;
     });
 }
@@ -348,7 +745,17 @@ async fn expired_messages_are_never_returned_and_are_swept() {
         let bob = TestUser::new(&server, 0).await;
         let now = glyph_server::input::now();
         let copy = json!({"recipient": bob.user_id, "envelope": {"v": 1}, "self_copy": {"v": 1}, "expires_at": now + 2, "view_once": true});
-        assert_eq!(server.post("/v1/messages", Some(&alice.token), json!({"client_id": "e", "copies": [copy]})).await.0, StatusCode::CREATED);
+        assert_eq!(
+            server
+                .post(
+                    "/v1/messages",
+                    Some(&alice.token),
+                    json!({"client_id": "e", "copies": [copy]})
+                )
+                .await
+                .0,
+            StatusCode::CREATED
+        );
         let inbox = bob.inbox(&server, 0).await;
         assert_eq!(inbox.len(), 1);
         assert_eq!(inbox[0]["view_once"], true);
@@ -367,39 +774,118 @@ async fn expired_messages_are_never_returned_and_are_swept() {
 async fn groups_are_rosters_that_only_members_see_and_sends_must_match() {
     each_backend!(|server, db| {
         let users = futures_util::future::join_all((0..4).map(|_| TestUser::new(&server, 0))).await;
-        let [alice, bob, carol, dave] = &users[..] else { unreachable!() };
-        let (status, group) = server.post("/v1/groups", Some(&alice.token), json!({"members": [bob.user_id, carol.user_id]})).await;
+        let [alice, bob, carol, dave] = &users[..] else {
+            unreachable!()
+        };
+        let (status, group) = server
+            .post(
+                "/v1/groups",
+                Some(&alice.token),
+                json!({"members": [bob.user_id, carol.user_id]}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{group}");
         let gid = group["group_id"].as_str().unwrap().to_owned();
         assert_eq!(group["members"].as_array().unwrap().len(), 3);
-        assert_error(&server.get(&format!("/v1/groups/{gid}"), &dave.token).await, 404, "unknown_group");
+        assert_error(
+            &server.get(&format!("/v1/groups/{gid}"), &dave.token).await,
+            404,
+            "unknown_group",
+        );
         let (_, listed) = server.get("/v1/groups", &bob.token).await;
         assert_eq!(listed["groups"][0]["group_id"], gid);
 
         // A send must address exactly the roster minus the sender.
-        let missing = alice.send_text(&server, "g1", &[bob], "hi group", Some(&gid)).await;
+        let missing = alice
+            .send_text(&server, "g1", &[bob], "hi group", Some(&gid))
+            .await;
         assert_error(&missing, 409, "roster_mismatch");
-        assert_eq!(missing.1["error"]["details"]["missing"], json!([carol.user_id]));
-        let extra = alice.send_text(&server, "g2", &[bob, carol, dave], "hi group", Some(&gid)).await;
+        assert_eq!(
+            missing.1["error"]["details"]["missing"],
+            json!([carol.user_id])
+        );
+        let extra = alice
+            .send_text(&server, "g2", &[bob, carol, dave], "hi group", Some(&gid))
+            .await;
         assert_error(&extra, 409, "roster_mismatch");
         assert_eq!(extra.1["error"]["details"]["extra"], json!([dave.user_id]));
-        assert_error(&dave.send_text(&server, "g3", &[alice, bob, carol], "let me in", Some(&gid)).await, 404, "unknown_group");
-        assert_eq!(alice.send_text(&server, "g4", &[bob, carol], "hi group", Some(&gid)).await.0, StatusCode::CREATED);
+        assert_error(
+            &dave
+                .send_text(&server, "g3", &[alice, bob, carol], "let me in", Some(&gid))
+                .await,
+            404,
+            "unknown_group",
+        );
+        assert_eq!(
+            alice
+                .send_text(&server, "g4", &[bob, carol], "hi group", Some(&gid))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
         assert_eq!(carol.inbox(&server, 0).await[0]["group_id"], gid);
 
         // Only members change the roster; removing oneself is leaving.
         let add_dave = json!({"user_id": dave.user_id});
-        assert_error(&server.post(&format!("/v1/groups/{gid}/members"), Some(&dave.token), add_dave.clone()).await, 404, "unknown_group");
-        let (status, roster) = server.post(&format!("/v1/groups/{gid}/members"), Some(&bob.token), add_dave).await;
+        assert_error(
+            &server
+                .post(
+                    &format!("/v1/groups/{gid}/members"),
+                    Some(&dave.token),
+                    add_dave.clone(),
+                )
+                .await,
+            404,
+            "unknown_group",
+        );
+        let (status, roster) = server
+            .post(
+                &format!("/v1/groups/{gid}/members"),
+                Some(&bob.token),
+                add_dave,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(roster["members"].as_array().unwrap().len(), 4);
-        let (status, roster) = server.call(Method::DELETE, &format!("/v1/groups/{gid}/members/{}", carol.user_id), Some(&carol.token), None).await;
+        let (status, roster) = server
+            .call(
+                Method::DELETE,
+                &format!("/v1/groups/{gid}/members/{}", carol.user_id),
+                Some(&carol.token),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
-        assert!(!roster["members"].as_array().unwrap().contains(&json!(carol.user_id)));
-        assert_error(&server.get(&format!("/v1/groups/{gid}"), &carol.token).await, 404, "unknown_group");
-        assert_eq!(alice.send_text(&server, "g5", &[bob, dave], "after changes", Some(&gid)).await.0, StatusCode::CREATED);
+        assert!(
+            !roster["members"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(carol.user_id))
+        );
+        assert_error(
+            &server.get(&format!("/v1/groups/{gid}"), &carol.token).await,
+            404,
+            "unknown_group",
+        );
+        assert_eq!(
+            alice
+                .send_text(&server, "g5", &[bob, dave], "after changes", Some(&gid))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
         let unknown = json!({"user_id": b64url_id(8)});
-        assert_error(&server.post(&format!("/v1/groups/{gid}/members"), Some(&bob.token), unknown).await, 404, "unknown_user");
+        assert_error(
+            &server
+                .post(
+                    &format!("/v1/groups/{gid}/members"),
+                    Some(&bob.token),
+                    unknown,
+                )
+                .await,
+            404,
+            "unknown_user",
+        );
         let _ = db;
     });
 }
@@ -409,11 +895,30 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     each_backend!(|server, db| {
         let user = TestUser::new(&server, 0).await;
         assert_error(&server.get("/v1/nope", &user.token).await, 404, "no_route");
-        assert_error(&server.call(Method::PATCH, "/v1/messages", Some(&user.token), None).await, 405, "method_not_allowed");
+        assert_error(
+            &server
+                .call(Method::PATCH, "/v1/messages", Some(&user.token), None)
+                .await,
+            405,
+            "method_not_allowed",
+        );
         let (status, health) = server.call(Method::GET, "/healthz", None, None).await;
         assert_eq!((status, health), (StatusCode::OK, json!({"status": "ok"})));
-        let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("glyph_http_requests_total{method=\"POST\",route=\"/v1/users\",status=\"201\"}"), "{metrics}");
+        let metrics = server
+            .http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(
+                "glyph_http_requests_total{method=\"POST\",route=\"/v1/users\",status=\"201\"}"
+            ),
+            "{metrics}"
+        );
         assert!(metrics.contains("glyph_websocket_connections 0"));
         let _ = db;
     });
@@ -423,21 +928,38 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 async fn every_documented_route_exists_and_every_route_is_documented() {
     let db = databases().await.remove(0);
     let server = TestServer::start(&db).await;
-    let (_, doc) = server.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let (_, doc) = server
+        .call(Method::GET, "/v1/openapi.json", None, None)
+        .await;
     assert_eq!(doc["openapi"], "3.1.0");
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
         .unwrap()
         .iter()
-        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.clone(), path.clone()))
+        })
         .collect();
-    let table: BTreeSet<(String, String)> = glyph_server::routes::openapi_paths().into_iter().map(|(m, p)| (m.into(), p.into())).collect();
+    let table: BTreeSet<(String, String)> = glyph_server::routes::openapi_paths()
+        .into_iter()
+        .map(|(m, p)| (m.into(), p.into()))
+        .collect();
     assert_eq!(documented, table);
     for (method, path) in &documented {
-        let concrete = path.replace("{user_id}", &b64url_id(1)).replace("{handle}", "someone").replace("{id}", "1").replace("{group_id}", "g");
+        let concrete = path
+            .replace("{user_id}", &b64url_id(1))
+            .replace("{handle}", "someone")
+            .replace("{id}", "1")
+            .replace("{group_id}", "g");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = server.call(method.clone(), &concrete, None, None).await;
-        assert_ne!(body["error"]["code"], "no_route", "{method} {path} is documented but not routed");
+        assert_ne!(
+            body["error"]["code"], "no_route",
+            "{method} {path} is documented but not routed"
+        );
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
 }

@@ -29,7 +29,10 @@ fn start(dir: &Path) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let addr = loop {
-        let line = lines.next().expect("the server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .unwrap();
         if let Some(rest) = line.split("addr=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
@@ -45,19 +48,37 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
     let (mut child, addr) = start(dir.path());
     assert!(dir.path().join("glyph-data/glyph.db").exists());
     let secret = dir.path().join("glyph-data/jwt-secret");
-    assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let http = reqwest::Client::new();
     let base = format!("http://{addr}");
     let mut tokens = Vec::new();
     for _ in 0..2 {
         let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-        let response = http.post(format!("{base}/v1/users")).json(&registration(&id)).send().await.unwrap();
+        let response = http
+            .post(format!("{base}/v1/users"))
+            .json(&registration(&id))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 201);
-        let challenge: serde_json::Value = http.post(format!("{base}/v1/auth/challenge")).send().await.unwrap().json().await.unwrap();
+        let challenge: serde_json::Value = http
+            .post(format!("{base}/v1/auth/challenge"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let token: TokenResponse = http
             .post(format!("{base}/v1/auth/token"))
-            .json(&token_request(&id, challenge["challenge"].as_str().unwrap()))
+            .json(&token_request(
+                &id,
+                challenge["challenge"].as_str().unwrap(),
+            ))
             .send()
             .await
             .unwrap()
@@ -67,7 +88,13 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
         tokens.push(token);
     }
     let body = json!({"client_id": "durable", "copies": [{"recipient": tokens[1].user_id, "envelope": {"v": 1, "note": "kept"}}]});
-    let response = http.post(format!("{base}/v1/messages")).bearer_auth(&tokens[0].token).json(&body).send().await.unwrap();
+    let response = http
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(&tokens[0].token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
 
     // SIGKILL right after the acknowledgement.
@@ -87,7 +114,11 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
     assert_eq!(inbox["messages"][0]["payload"]["note"], "kept", "{inbox}");
 
     // SIGTERM: a graceful, successful exit.
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
@@ -95,9 +126,21 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
 
 #[test]
 fn help_documents_every_option_with_its_environment_variable() {
-    let output = Command::new(env!("CARGO_BIN_EXE_glyph-server")).arg("--help").output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_glyph-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
-    for option in ["--listen", "--data-dir", "--database-url", "--public-url", "--max-body-bytes", "--max-envelope-bytes", "--jwt-lifetime-secs", "--jwt-secret"] {
+    for option in [
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--public-url",
+        "--max-body-bytes",
+        "--max-envelope-bytes",
+        "--jwt-lifetime-secs",
+        "--jwt-secret",
+    ] {
         assert!(help.contains(option), "{option} missing from --help");
     }
     assert!(help.contains("GLYPH_DATABASE_URL") && help.contains("GLYPH_JWT_SECRET"));

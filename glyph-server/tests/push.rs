@@ -12,18 +12,25 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &TestServer, token: &str, after: i64) -> Socket {
-    let mut request = format!("ws://{}/v1/ws?after={after}", server.addr).into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let mut request = format!("ws://{}/v1/ws?after={after}", server.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
 /// The next JSON frame, skipping pings; panics after 10 s.
 async fn next_frame(socket: &mut Socket) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("no frame within 10 s");
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("no frame within 10 s");
         match message.expect("socket closed").unwrap() {
             Message::Text(text) => return serde_json::from_str(&text).unwrap(),
             Message::Ping(_) | Message::Pong(_) => {}
@@ -38,7 +45,9 @@ async fn backlog_then_caught_up_then_live_to_every_connection() {
         let server = TestServer::start(&db).await;
         let alice = TestUser::new(&server, 0).await;
         let bob = TestUser::new(&server, 0).await;
-        alice.send_text(&server, "before", &[&bob], "sent while offline", None).await;
+        alice
+            .send_text(&server, "before", &[&bob], "sent while offline", None)
+            .await;
 
         let mut phone = connect(&server, &bob.token, 0).await;
         let frame = next_frame(&mut phone).await;
@@ -52,7 +61,9 @@ async fn backlog_then_caught_up_then_live_to_every_connection() {
         let mut laptop = connect(&server, &bob.token, cursor).await;
         assert_eq!(next_frame(&mut laptop).await["type"], "caught_up");
 
-        alice.send_text(&server, "live", &[&bob], "live one", None).await;
+        alice
+            .send_text(&server, "live", &[&bob], "live one", None)
+            .await;
         for socket in [&mut phone, &mut laptop] {
             let frame = next_frame(socket).await;
             assert_eq!(bob.open(&frame["message"]["payload"]), "live one");
@@ -68,7 +79,15 @@ async fn backlog_then_caught_up_then_live_to_every_connection() {
 /// Sends 40 messages from `sender` to `bob`, one after another.
 async fn burst(server: &TestServer, sender: &TestUser, bob: &TestUser, tag: &str) {
     for i in 0..40 {
-        let (status, body) = sender.send_text(server, &format!("{tag}{i}"), &[bob], &format!("{tag}{i}"), None).await;
+        let (status, body) = sender
+            .send_text(
+                server,
+                &format!("{tag}{i}"),
+                &[bob],
+                &format!("{tag}{i}"),
+                None,
+            )
+            .await;
         assert!(status.is_success(), "{body}");
     }
 }
@@ -83,20 +102,36 @@ async fn a_burst_of_sends_arrives_complete_and_in_order() {
         let mut socket = connect(&server, &bob.token, 0).await;
         assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
         // Two senders at once, 40 messages each, concurrently.
-        futures_util::future::join(burst(&server, &alice, &bob, "a"), burst(&server, &carol, &bob, "c")).await;
+        futures_util::future::join(
+            burst(&server, &alice, &bob, "a"),
+            burst(&server, &carol, &bob, "c"),
+        )
+        .await;
         let mut seqs = Vec::new();
         let (mut from_a, mut from_c) = (Vec::new(), Vec::new());
         for _ in 0..80 {
             let frame = next_frame(&mut socket).await;
             seqs.push(frame["message"]["seq"].as_i64().unwrap());
             let text = bob.open(&frame["message"]["payload"]);
-            if text.starts_with('a') { from_a.push(text) } else { from_c.push(text) }
+            if text.starts_with('a') {
+                from_a.push(text)
+            } else {
+                from_c.push(text)
+            }
         }
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "out of order: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "out of order: {seqs:?}"
+        );
         assert_eq!(from_a, (0..40).map(|i| format!("a{i}")).collect::<Vec<_>>());
         assert_eq!(from_c, (0..40).map(|i| format!("c{i}")).collect::<Vec<_>>());
         // The inbox agrees with what was pushed.
-        let inbox: Vec<i64> = bob.inbox(&server, 0).await.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        let inbox: Vec<i64> = bob
+            .inbox(&server, 0)
+            .await
+            .iter()
+            .map(|m| m["seq"].as_i64().unwrap())
+            .collect();
         assert_eq!(inbox, seqs);
     }
 }
@@ -127,12 +162,18 @@ async fn a_socket_without_a_valid_token_is_refused_before_upgrading() {
     let db = databases().await.remove(0);
     let server = TestServer::start(&db).await;
     for token in [None, Some("nonsense")] {
-        let mut request = format!("ws://{}/v1/ws", server.addr).into_client_request().unwrap();
+        let mut request = format!("ws://{}/v1/ws", server.addr)
+            .into_client_request()
+            .unwrap();
         if let Some(token) = token {
-            request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
         }
         match tokio_tungstenite::connect_async(request).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401)
+            }
             other => panic!("expected 401, got {other:?}"),
         }
     }

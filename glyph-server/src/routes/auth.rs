@@ -20,12 +20,18 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/auth/token", post(token))
 }
 
-async fn challenge(State(state): State<AppState>, ClientAddr(addr): ClientAddr) -> Result<Json<ChallengeResponse>, ApiError> {
+async fn challenge(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+) -> Result<Json<ChallengeResponse>, ApiError> {
     state.limit(Scope::Auth, &addr)?;
     let challenge = random_32()?;
     let expires_at = now() + CHALLENGE_SECS;
     state.store().put_challenge(&challenge, expires_at).await?;
-    Ok(Json(ChallengeResponse { challenge: b64(&challenge), expires_at }))
+    Ok(Json(ChallengeResponse {
+        challenge: b64(&challenge),
+        expires_at,
+    }))
 }
 
 fn refused(code: &'static str, message: &str) -> ApiError {
@@ -41,19 +47,30 @@ async fn token(
     let sign_pub = b64_array::<32>("sign_pub", &request.sign_pub)?;
     let challenge = b64_array::<32>("challenge", &request.challenge)?;
     let signature = b64_array::<64>("signature", &request.signature)?;
-    let key = SigningPublicKey::from_bytes(&sign_pub).map_err(|e| ApiError::bad_field("sign_pub", e))?;
+    let key =
+        SigningPublicKey::from_bytes(&sign_pub).map_err(|e| ApiError::bad_field("sign_pub", e))?;
     let message = [AUTH_LABEL, &challenge[..], &sign_pub[..]].concat();
     // Checks that change nothing come first; the challenge is spent last.
     key.verify(&message, &signature)
         .map_err(|_| refused("bad_signature", "the signature does not verify"))?;
     let user_id = user_id_of(&sign_pub);
     if state.store().user(&user_id).await?.is_none() {
-        return Err(refused("unknown_user", "no user has this key; register first"));
+        return Err(refused(
+            "unknown_user",
+            "no user has this key; register first",
+        ));
     }
     let now = now();
     if !state.store().take_challenge(&challenge, now).await? {
-        return Err(refused("invalid_challenge", "the challenge is unknown, used or expired"));
+        return Err(refused(
+            "invalid_challenge",
+            "the challenge is unknown, used or expired",
+        ));
     }
     let (token, expires_at) = state.tokens().issue(&user_id, now)?;
-    Ok(Json(TokenResponse { token, expires_at, user_id }))
+    Ok(Json(TokenResponse {
+        token,
+        expires_at,
+        user_id,
+    }))
 }

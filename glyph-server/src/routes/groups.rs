@@ -26,7 +26,10 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn group(row: GroupRow) -> Group {
-    Group { group_id: row.group_id, members: row.members }
+    Group {
+        group_id: row.group_id,
+        members: row.members,
+    }
 }
 
 fn no_group() -> ApiError {
@@ -46,20 +49,39 @@ async fn create(
     members.sort();
     members.dedup();
     if members.len() > MAX_MEMBERS {
-        return Err(ApiError::Unprocessable("too_many_members", format!("a group has at most {MAX_MEMBERS} members")));
+        return Err(ApiError::Unprocessable(
+            "too_many_members",
+            format!("a group has at most {MAX_MEMBERS} members"),
+        ));
     }
     let group_id = Base64UrlUnpadded::encode_string(&random_32()?[..16]);
-    let row = state.store().create_group(&group_id, &members, now()).await?;
+    let row = state
+        .store()
+        .create_group(&group_id, &members, now())
+        .await?;
     Ok((StatusCode::CREATED, Json(group(row))))
 }
 
-async fn list(State(state): State<AppState>, caller: AuthUser) -> Result<Json<GroupList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<Json<GroupList>, ApiError> {
     let groups = state.store().groups_of(&caller.user_id).await?;
-    Ok(Json(GroupList { groups: groups.into_iter().map(group).collect() }))
+    Ok(Json(GroupList {
+        groups: groups.into_iter().map(group).collect(),
+    }))
 }
 
-async fn show(State(state): State<AppState>, caller: AuthUser, Path(group_id): Path<String>) -> Result<Json<Group>, ApiError> {
-    let row = state.store().group(&group_id, &caller.user_id).await?.ok_or_else(no_group)?;
+async fn show(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(group_id): Path<String>,
+) -> Result<Json<Group>, ApiError> {
+    let row = state
+        .store()
+        .group(&group_id, &caller.user_id)
+        .await?
+        .ok_or_else(no_group)?;
     Ok(Json(group(row)))
 }
 
@@ -70,11 +92,21 @@ async fn add(
     ApiJson(request): ApiJson<AddMemberRequest>,
 ) -> Result<Json<Group>, ApiError> {
     check_user_id(&request.user_id)?;
-    let current = state.store().group(&group_id, &caller.user_id).await?.ok_or_else(no_group)?;
+    let current = state
+        .store()
+        .group(&group_id, &caller.user_id)
+        .await?
+        .ok_or_else(no_group)?;
     if current.members.len() >= MAX_MEMBERS && !current.members.contains(&request.user_id) {
-        return Err(ApiError::Unprocessable("too_many_members", format!("a group has at most {MAX_MEMBERS} members")));
+        return Err(ApiError::Unprocessable(
+            "too_many_members",
+            format!("a group has at most {MAX_MEMBERS} members"),
+        ));
     }
-    let row = state.store().add_member(&group_id, &caller.user_id, &request.user_id).await?;
+    let row = state
+        .store()
+        .add_member(&group_id, &caller.user_id, &request.user_id)
+        .await?;
     Ok(Json(group(row)))
 }
 
@@ -84,6 +116,9 @@ async fn remove(
     Path((group_id, user_id)): Path<(String, String)>,
 ) -> Result<Json<Group>, ApiError> {
     check_user_id(&user_id)?;
-    let row = state.store().remove_member(&group_id, &caller.user_id, &user_id).await?;
+    let row = state
+        .store()
+        .remove_member(&group_id, &caller.user_id, &user_id)
+        .await?;
     Ok(Json(group(row)))
 }

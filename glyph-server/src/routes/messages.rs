@@ -39,7 +39,10 @@ fn envelope_text(field: &str, value: &Value, max: usize) -> Result<String, ApiEr
     }
     let text = value.to_string();
     if text.len() > max {
-        return Err(ApiError::PayloadTooLarge(format!("{field} is {} bytes; the limit is {max}", text.len())));
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{field} is {} bytes; the limit is {max}",
+            text.len()
+        )));
     }
     Ok(text)
 }
@@ -52,10 +55,16 @@ async fn send(
     state.limit(Scope::Send, &caller.user_id)?;
     let config = state.config();
     if request.client_id.is_empty() || request.client_id.len() > 64 {
-        return Err(ApiError::bad_field("client_id", "must be 1 to 64 characters"));
+        return Err(ApiError::bad_field(
+            "client_id",
+            "must be 1 to 64 characters",
+        ));
     }
     if request.copies.is_empty() || request.copies.len() > config.max_copies {
-        return Err(ApiError::bad_field("copies", format!("must hold 1 to {} copies", config.max_copies)));
+        return Err(ApiError::bad_field(
+            "copies",
+            format!("must hold 1 to {} copies", config.max_copies),
+        ));
     }
     let now = now();
     let group_id = request.copies[0].group_id.clone();
@@ -64,15 +73,24 @@ async fn send(
     for copy in &request.copies {
         check_user_id(&copy.recipient)?;
         if !recipients.insert(copy.recipient.as_str()) {
-            return Err(ApiError::bad_field("copies", format!("{} is addressed twice", copy.recipient)));
+            return Err(ApiError::bad_field(
+                "copies",
+                format!("{} is addressed twice", copy.recipient),
+            ));
         }
         if copy.group_id != group_id {
-            return Err(ApiError::bad_field("group_id", "every copy of a message has the same group"));
+            return Err(ApiError::bad_field(
+                "group_id",
+                "every copy of a message has the same group",
+            ));
         }
-        if let Some(expires_at) = copy.expires_at {
-            if expires_at <= now || expires_at > now + MAX_LIFETIME_SECS {
-                return Err(ApiError::bad_field("expires_at", "must be in the future, within a year"));
-            }
+        if let Some(expires_at) = copy.expires_at
+            && (expires_at <= now || expires_at > now + MAX_LIFETIME_SECS)
+        {
+            return Err(ApiError::bad_field(
+                "expires_at",
+                "must be in the future, within a year",
+            ));
         }
         copies.push(NewCopy {
             recipient: copy.recipient.clone(),
@@ -87,12 +105,28 @@ async fn send(
             view_once: copy.view_once,
         });
     }
-    let (stored, changed) = state.store().send(&caller.user_id, &request.client_id, &copies, now).await?;
+    let (stored, changed) = state
+        .store()
+        .send(&caller.user_id, &request.client_id, &copies, now)
+        .await?;
     let created = stored.iter().filter(|c| c.created).count();
-    state.metrics().messages_stored.fetch_add(created as u64, Ordering::Relaxed);
+    state
+        .metrics()
+        .messages_stored
+        .fetch_add(created as u64, Ordering::Relaxed);
     state.hub().notify(&changed);
-    let status = if created > 0 { StatusCode::CREATED } else { StatusCode::OK };
-    let messages = stored.into_iter().map(|c| StoredCopy { id: c.id, recipient: c.recipient }).collect();
+    let status = if created > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let messages = stored
+        .into_iter()
+        .map(|c| StoredCopy {
+            id: c.id,
+            recipient: c.recipient,
+        })
+        .collect();
     Ok((status, Json(SendResponse { messages })))
 }
 
@@ -104,12 +138,24 @@ struct InboxQuery {
     limit: Option<String>,
 }
 
-fn parse_param(name: &str, value: Option<&str>, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
-    let Some(text) = value else { return Ok(default) };
+fn parse_param(
+    name: &str,
+    value: Option<&str>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
     text.parse::<i64>()
         .ok()
         .filter(|n| range.contains(n))
-        .ok_or_else(|| ApiError::bad_field(name, format!("must be an integer in {}..={}", range.start(), range.end())))
+        .ok_or_else(|| {
+            ApiError::bad_field(
+                name,
+                format!("must be an integer in {}..={}", range.start(), range.end()),
+            )
+        })
 }
 
 /// The API form of an inbox row.
@@ -117,7 +163,11 @@ pub(crate) fn inbox_message(row: InboxRow) -> InboxMessage {
     InboxMessage {
         seq: row.seq,
         id: row.id,
-        direction: if row.outgoing { Direction::Out } else { Direction::In },
+        direction: if row.outgoing {
+            Direction::Out
+        } else {
+            Direction::In
+        },
         sender: row.sender,
         recipient: row.recipient,
         client_id: row.client_id,
@@ -136,16 +186,31 @@ async fn inbox(
 ) -> Result<Json<InboxPage>, ApiError> {
     let after = parse_param("after", query.after.as_deref(), 0, 0..=i64::MAX)?;
     let limit = parse_param("limit", query.limit.as_deref(), 100, 1..=MAX_PAGE)?;
-    let rows = state.store().inbox(&caller.user_id, after, limit, now()).await?;
+    let rows = state
+        .store()
+        .inbox(&caller.user_id, after, limit, now())
+        .await?;
     let next_after = rows.last().map_or(after, |r| r.seq);
-    Ok(Json(InboxPage { messages: rows.into_iter().map(inbox_message).collect(), next_after }))
+    Ok(Json(InboxPage {
+        messages: rows.into_iter().map(inbox_message).collect(),
+        next_after,
+    }))
 }
 
-async fn delete_copy(State(state): State<AppState>, caller: AuthUser, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::bad_field("id", "must be an integer"))?;
+async fn delete_copy(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_field("id", "must be an integer"))?;
     if state.store().delete_copy(&caller.user_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound("unknown_message", "you have no copy of this message".into()))
+        Err(ApiError::NotFound(
+            "unknown_message",
+            "you have no copy of this message".into(),
+        ))
     }
 }

@@ -25,7 +25,10 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render())
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
 }
 
 /// One documented operation: method, path, whether it needs a token,
@@ -49,33 +52,225 @@ const fn op(
     status: &'static str,
     response: Option<&'static str>,
 ) -> Operation {
-    Operation { method, path, auth, summary, request, status, response }
+    Operation {
+        method,
+        path,
+        auth,
+        summary,
+        request,
+        status,
+        response,
+    }
 }
 
 const OPERATIONS: &[Operation] = &[
-    op("post", "/v1/users", false, "Register a user by its signing and DH keys (binding signature checked)", Some("RegisterRequest"), "201", Some("UserRecord")),
-    op("get", "/v1/users/{user_id}", true, "Look up a user's keys and binding signature", None, "200", Some("UserRecord")),
-    op("get", "/v1/handles/{handle}", true, "Look up a user by handle (case-insensitive)", None, "200", Some("UserRecord")),
-    op("put", "/v1/me/handle", true, "Set my handle", Some("SetHandleRequest"), "200", Some("UserRecord")),
-    op("delete", "/v1/me/handle", true, "Clear my handle", None, "204", None),
-    op("post", "/v1/auth/challenge", false, "Get a single-use login challenge (valid 60 s)", None, "200", Some("ChallengeResponse")),
-    op("post", "/v1/auth/token", false, "Exchange a signed challenge for an access token (1 h)", Some("TokenRequest"), "200", Some("TokenResponse")),
-    op("put", "/v1/prekeys/signed", true, "Upload or replace my signed prekey", Some("SignedPreKeyUpload"), "204", None),
-    op("post", "/v1/prekeys/one-time", true, "Upload a batch of one-time prekeys", Some("OneTimePreKeysUpload"), "200", Some("PreKeyCount")),
-    op("get", "/v1/prekeys/count", true, "How many one-time prekeys I have left", None, "200", Some("PreKeyCount")),
-    op("get", "/v1/users/{user_id}/bundle", true, "Fetch a user's prekey bundle, claiming one one-time prekey", None, "200", Some("PreKeyBundle")),
-    op("post", "/v1/messages", true, "Send a message as 1..N sealed copies, all or nothing, idempotent per client_id", Some("SendRequest"), "201", Some("SendResponse")),
-    op("get", "/v1/messages", true, "Page through my inbox (?after=SEQ&limit=N)", None, "200", Some("InboxPage")),
-    op("delete", "/v1/messages/{id}", true, "Delete my copy of a message", None, "204", None),
-    op("post", "/v1/groups", true, "Create a group roster", Some("CreateGroupRequest"), "201", Some("Group")),
-    op("get", "/v1/groups", true, "List my groups", None, "200", Some("GroupList")),
-    op("get", "/v1/groups/{group_id}", true, "A group's roster (members only)", None, "200", Some("Group")),
-    op("post", "/v1/groups/{group_id}/members", true, "Add a member (members only)", Some("AddMemberRequest"), "200", Some("Group")),
-    op("delete", "/v1/groups/{group_id}/members/{user_id}", true, "Remove a member, or leave (members only)", None, "200", Some("Group")),
-    op("get", "/v1/ws", true, "Live push over a WebSocket (?after=SEQ; token in Authorization or ?access_token=)", None, "101", None),
-    op("get", "/healthz", false, "Liveness and database check", None, "200", None),
-    op("get", "/metrics", false, "Prometheus metrics", None, "200", None),
-    op("get", "/v1/openapi.json", false, "This document", None, "200", None),
+    op(
+        "post",
+        "/v1/users",
+        false,
+        "Register a user by its signing and DH keys (binding signature checked)",
+        Some("RegisterRequest"),
+        "201",
+        Some("UserRecord"),
+    ),
+    op(
+        "get",
+        "/v1/users/{user_id}",
+        true,
+        "Look up a user's keys and binding signature",
+        None,
+        "200",
+        Some("UserRecord"),
+    ),
+    op(
+        "get",
+        "/v1/handles/{handle}",
+        true,
+        "Look up a user by handle (case-insensitive)",
+        None,
+        "200",
+        Some("UserRecord"),
+    ),
+    op(
+        "put",
+        "/v1/me/handle",
+        true,
+        "Set my handle",
+        Some("SetHandleRequest"),
+        "200",
+        Some("UserRecord"),
+    ),
+    op(
+        "delete",
+        "/v1/me/handle",
+        true,
+        "Clear my handle",
+        None,
+        "204",
+        None,
+    ),
+    op(
+        "post",
+        "/v1/auth/challenge",
+        false,
+        "Get a single-use login challenge (valid 60 s)",
+        None,
+        "200",
+        Some("ChallengeResponse"),
+    ),
+    op(
+        "post",
+        "/v1/auth/token",
+        false,
+        "Exchange a signed challenge for an access token (1 h)",
+        Some("TokenRequest"),
+        "200",
+        Some("TokenResponse"),
+    ),
+    op(
+        "put",
+        "/v1/prekeys/signed",
+        true,
+        "Upload or replace my signed prekey",
+        Some("SignedPreKeyUpload"),
+        "204",
+        None,
+    ),
+    op(
+        "post",
+        "/v1/prekeys/one-time",
+        true,
+        "Upload a batch of one-time prekeys",
+        Some("OneTimePreKeysUpload"),
+        "200",
+        Some("PreKeyCount"),
+    ),
+    op(
+        "get",
+        "/v1/prekeys/count",
+        true,
+        "How many one-time prekeys I have left",
+        None,
+        "200",
+        Some("PreKeyCount"),
+    ),
+    op(
+        "get",
+        "/v1/users/{user_id}/bundle",
+        true,
+        "Fetch a user's prekey bundle, claiming one one-time prekey",
+        None,
+        "200",
+        Some("PreKeyBundle"),
+    ),
+    op(
+        "post",
+        "/v1/messages",
+        true,
+        "Send a message as 1..N sealed copies, all or nothing, idempotent per client_id",
+        Some("SendRequest"),
+        "201",
+        Some("SendResponse"),
+    ),
+    op(
+        "get",
+        "/v1/messages",
+        true,
+        "Page through my inbox (?after=SEQ&limit=N)",
+        None,
+        "200",
+        Some("InboxPage"),
+    ),
+    op(
+        "delete",
+        "/v1/messages/{id}",
+        true,
+        "Delete my copy of a message",
+        None,
+        "204",
+        None,
+    ),
+    op(
+        "post",
+        "/v1/groups",
+        true,
+        "Create a group roster",
+        Some("CreateGroupRequest"),
+        "201",
+        Some("Group"),
+    ),
+    op(
+        "get",
+        "/v1/groups",
+        true,
+        "List my groups",
+        None,
+        "200",
+        Some("GroupList"),
+    ),
+    op(
+        "get",
+        "/v1/groups/{group_id}",
+        true,
+        "A group's roster (members only)",
+        None,
+        "200",
+        Some("Group"),
+    ),
+    op(
+        "post",
+        "/v1/groups/{group_id}/members",
+        true,
+        "Add a member (members only)",
+        Some("AddMemberRequest"),
+        "200",
+        Some("Group"),
+    ),
+    op(
+        "delete",
+        "/v1/groups/{group_id}/members/{user_id}",
+        true,
+        "Remove a member, or leave (members only)",
+        None,
+        "200",
+        Some("Group"),
+    ),
+    op(
+        "get",
+        "/v1/ws",
+        true,
+        "Live push over a WebSocket (?after=SEQ; token in Authorization or ?access_token=)",
+        None,
+        "101",
+        None,
+    ),
+    op(
+        "get",
+        "/healthz",
+        false,
+        "Liveness and database check",
+        None,
+        "200",
+        None,
+    ),
+    op(
+        "get",
+        "/metrics",
+        false,
+        "Prometheus metrics",
+        None,
+        "200",
+        None,
+    ),
+    op(
+        "get",
+        "/v1/openapi.json",
+        false,
+        "This document",
+        None,
+        "200",
+        None,
+    ),
 ];
 
 /// Every documented (method, path), for the test that compares them with
@@ -104,8 +299,12 @@ pub fn document() -> Value {
             success = json!({"description": "success", "content": schema_ref(response)["content"].clone()});
         }
         responses.insert(o.status.into(), success);
-        responses.insert("default".into(), json!({"description": "error", "content": schema_ref("ErrorBody")["content"].clone()}));
-        let mut operation = json!({"summary": o.summary, "parameters": params, "responses": responses});
+        responses.insert(
+            "default".into(),
+            json!({"description": "error", "content": schema_ref("ErrorBody")["content"].clone()}),
+        );
+        let mut operation =
+            json!({"summary": o.summary, "parameters": params, "responses": responses});
         if let Some(request) = o.request {
             operation["requestBody"] = schema_ref(request);
         }

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use glyph_api::{OneTimePreKeysUpload, PreKeyCount, SignedPreKeyUpload};
-use glyph_crypto::{DhPublicKey, PreKeyBundle, PublicIdentity, SigningPublicKey, verify_signed_prekey};
+use glyph_crypto::{
+    DhPublicKey, PreKeyBundle, PublicIdentity, SigningPublicKey, verify_signed_prekey,
+};
 use serde_json::Value;
 
 use crate::app::AppState;
@@ -36,11 +38,32 @@ async fn put_signed(
 ) -> Result<StatusCode, ApiError> {
     let spk_pub = b64_array::<32>("spk_pub", &upload.spk_pub)?;
     let spk_sig = b64_array::<64>("spk_sig", &upload.spk_sig)?;
-    let user = state.store().user(&caller.user_id).await?.ok_or(ApiError::Internal)?;
-    verify_signed_prekey(&caller_signing_key(&user.sign_pub)?, upload.spk_id, &DhPublicKey::from_bytes(spk_pub), &spk_sig)
-        .map_err(|_| ApiError::Unprocessable("bad_signature", "spk_sig does not verify against your signing key".into()))?;
-    let row = SignedPreKeyRow { spk_id: upload.spk_id, spk_pub: spk_pub.to_vec(), spk_sig: spk_sig.to_vec() };
-    state.store().put_signed_prekey(&caller.user_id, &row).await?;
+    let user = state
+        .store()
+        .user(&caller.user_id)
+        .await?
+        .ok_or(ApiError::Internal)?;
+    verify_signed_prekey(
+        &caller_signing_key(&user.sign_pub)?,
+        upload.spk_id,
+        &DhPublicKey::from_bytes(spk_pub),
+        &spk_sig,
+    )
+    .map_err(|_| {
+        ApiError::Unprocessable(
+            "bad_signature",
+            "spk_sig does not verify against your signing key".into(),
+        )
+    })?;
+    let row = SignedPreKeyRow {
+        spk_id: upload.spk_id,
+        spk_pub: spk_pub.to_vec(),
+        spk_sig: spk_sig.to_vec(),
+    };
+    state
+        .store()
+        .put_signed_prekey(&caller.user_id, &row)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -51,33 +74,60 @@ async fn add_one_time(
 ) -> Result<Json<PreKeyCount>, ApiError> {
     let limit = state.config().max_prekeys_per_upload;
     if upload.keys.len() > limit {
-        return Err(ApiError::Unprocessable("too_many_prekeys", format!("at most {limit} one-time prekeys per upload")));
+        return Err(ApiError::Unprocessable(
+            "too_many_prekeys",
+            format!("at most {limit} one-time prekeys per upload"),
+        ));
     }
     let mut keys = Vec::with_capacity(upload.keys.len());
     for key in &upload.keys {
         if keys.iter().any(|(id, _)| *id == key.id) {
-            return Err(ApiError::bad_field("keys", format!("id {} appears twice", key.id)));
+            return Err(ApiError::bad_field(
+                "keys",
+                format!("id {} appears twice", key.id),
+            ));
         }
         keys.push((key.id, b64_array::<32>("keys[].pub", &key.public)?.to_vec()));
     }
-    state.store().add_one_time_prekeys(&caller.user_id, &keys, state.config().max_prekey_stock).await?;
+    state
+        .store()
+        .add_one_time_prekeys(&caller.user_id, &keys, state.config().max_prekey_stock)
+        .await?;
     count(State(state), caller).await
 }
 
-async fn count(State(state): State<AppState>, caller: AuthUser) -> Result<Json<PreKeyCount>, ApiError> {
+async fn count(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<Json<PreKeyCount>, ApiError> {
     let (one_time, signed_prekey_id) = state.store().prekey_count(&caller.user_id).await?;
-    Ok(Json(PreKeyCount { one_time, signed_prekey_id }))
+    Ok(Json(PreKeyCount {
+        one_time,
+        signed_prekey_id,
+    }))
 }
 
-async fn bundle(State(state): State<AppState>, _caller: AuthUser, Path(user_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn bundle(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     check_user_id(&user_id)?;
-    let bundle = state
-        .store()
-        .claim_bundle(&user_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no_bundle", "no such user, or the user has no signed prekey".into()))?;
-    let array = |bytes: &[u8]| -> Result<[u8; 32], ApiError> { bytes.try_into().map_err(|_| ApiError::Internal) };
-    let signature: [u8; 64] = bundle.spk.spk_sig.as_slice().try_into().map_err(|_| ApiError::Internal)?;
+    let bundle = state.store().claim_bundle(&user_id).await?.ok_or_else(|| {
+        ApiError::NotFound(
+            "no_bundle",
+            "no such user, or the user has no signed prekey".into(),
+        )
+    })?;
+    let array = |bytes: &[u8]| -> Result<[u8; 32], ApiError> {
+        bytes.try_into().map_err(|_| ApiError::Internal)
+    };
+    let signature: [u8; 64] = bundle
+        .spk
+        .spk_sig
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::Internal)?;
     let bundle = PreKeyBundle {
         identity: PublicIdentity {
             sign_pub: caller_signing_key(&bundle.user.sign_pub)?,

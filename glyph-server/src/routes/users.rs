@@ -37,9 +37,15 @@ async fn register(
     let sign_pub = b64_array::<32>("sign_pub", &request.sign_pub)?;
     let dh_pub = b64_array::<32>("dh_pub", &request.dh_pub)?;
     let binding_sig = b64_array::<64>("binding_sig", &request.binding_sig)?;
-    let key = SigningPublicKey::from_bytes(&sign_pub).map_err(|e| ApiError::bad_field("sign_pub", e))?;
+    let key =
+        SigningPublicKey::from_bytes(&sign_pub).map_err(|e| ApiError::bad_field("sign_pub", e))?;
     key.verify(&binding_message(&sign_pub, &dh_pub), &binding_sig)
-        .map_err(|_| ApiError::Unprocessable("bad_signature", "binding_sig does not verify against sign_pub".into()))?;
+        .map_err(|_| {
+            ApiError::Unprocessable(
+                "bad_signature",
+                "binding_sig does not verify against sign_pub".into(),
+            )
+        })?;
     let user = UserRow {
         user_id: user_id_of(&sign_pub),
         sign_pub: sign_pub.to_vec(),
@@ -51,7 +57,11 @@ async fn register(
         Registered::Created => StatusCode::CREATED,
         Registered::AlreadyExists => StatusCode::OK,
     };
-    let stored = state.store().user(&user.user_id).await?.ok_or(ApiError::Internal)?;
+    let stored = state
+        .store()
+        .user(&user.user_id)
+        .await?
+        .ok_or(ApiError::Internal)?;
     Ok((status, Json(record(stored))))
 }
 
@@ -69,15 +79,31 @@ fn unknown_user() -> ApiError {
     ApiError::NotFound("unknown_user", "no such user".into())
 }
 
-async fn lookup(State(state): State<AppState>, _caller: AuthUser, Path(user_id): Path<String>) -> Result<Json<UserRecord>, ApiError> {
+async fn lookup(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserRecord>, ApiError> {
     check_user_id(&user_id)?;
-    let user = state.store().user(&user_id).await?.ok_or_else(unknown_user)?;
+    let user = state
+        .store()
+        .user(&user_id)
+        .await?
+        .ok_or_else(unknown_user)?;
     Ok(Json(record(user)))
 }
 
-async fn lookup_handle(State(state): State<AppState>, _caller: AuthUser, Path(handle): Path<String>) -> Result<Json<UserRecord>, ApiError> {
+async fn lookup_handle(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    Path(handle): Path<String>,
+) -> Result<Json<UserRecord>, ApiError> {
     let handle = normalize_handle(&handle)?;
-    let user = state.store().user_by_handle(&handle).await?.ok_or_else(unknown_user)?;
+    let user = state
+        .store()
+        .user_by_handle(&handle)
+        .await?
+        .ok_or_else(unknown_user)?;
     Ok(Json(record(user)))
 }
 
@@ -87,12 +113,22 @@ async fn set_handle(
     ApiJson(request): ApiJson<SetHandleRequest>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let handle = normalize_handle(&request.handle)?;
-    state.store().set_handle(&caller.user_id, Some(&handle)).await?;
-    let user = state.store().user(&caller.user_id).await?.ok_or_else(unknown_user)?;
+    state
+        .store()
+        .set_handle(&caller.user_id, Some(&handle))
+        .await?;
+    let user = state
+        .store()
+        .user(&caller.user_id)
+        .await?
+        .ok_or_else(unknown_user)?;
     Ok(Json(record(user)))
 }
 
-async fn clear_handle(State(state): State<AppState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
+async fn clear_handle(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<StatusCode, ApiError> {
     state.store().set_handle(&caller.user_id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

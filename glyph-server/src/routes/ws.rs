@@ -8,13 +8,13 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use glyph_api::PushFrame;
 use serde::Deserialize;
@@ -59,7 +59,9 @@ async fn upgrade(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
         .or(query.access_token)
-        .ok_or_else(|| ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into())
+        })?;
     let claims = state.tokens().verify(&token)?;
     let after = query.after.unwrap_or(0).max(0);
     Ok(ws
@@ -79,7 +81,13 @@ enum End {
     Close(u16, &'static str),
 }
 
-async fn serve(socket: WebSocket, state: &AppState, user_id: &str, expires_at: i64, mut after: i64) {
+async fn serve(
+    socket: WebSocket,
+    state: &AppState,
+    user_id: &str,
+    expires_at: i64,
+    mut after: i64,
+) {
     let mut wake = state.hub().subscribe(user_id);
     let (mut sink, mut stream) = socket.split();
     let expires_in = Duration::from_secs(u64::try_from(expires_at - now()).unwrap_or(0));
@@ -119,14 +127,22 @@ async fn serve(socket: WebSocket, state: &AppState, user_id: &str, expires_at: i
         }
     };
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
         let _ = timed_send(&mut sink, Message::Close(Some(frame))).await;
     }
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
-async fn push_pending(sink: &mut Sink, state: &AppState, user_id: &str, after: &mut i64) -> Result<(), End> {
+async fn push_pending(
+    sink: &mut Sink,
+    state: &AppState,
+    user_id: &str,
+    after: &mut i64,
+) -> Result<(), End> {
     loop {
         let rows = match state.store().inbox(user_id, *after, MAX_PAGE, now()).await {
             Ok(rows) => rows,
@@ -138,8 +154,17 @@ async fn push_pending(sink: &mut Sink, state: &AppState, user_id: &str, after: &
         let full_page = rows.len() as i64 == MAX_PAGE;
         for row in rows {
             *after = row.seq;
-            send_frame(sink, &PushFrame::Message { message: inbox_message(row) }).await?;
-            state.metrics().messages_pushed.fetch_add(1, Ordering::Relaxed);
+            send_frame(
+                sink,
+                &PushFrame::Message {
+                    message: inbox_message(row),
+                },
+            )
+            .await?;
+            state
+                .metrics()
+                .messages_pushed
+                .fetch_add(1, Ordering::Relaxed);
         }
         if !full_page {
             return Ok(());
@@ -148,7 +173,8 @@ async fn push_pending(sink: &mut Sink, state: &AppState, user_id: &str, after: &
 }
 
 async fn send_frame(sink: &mut Sink, frame: &PushFrame) -> Result<(), End> {
-    let text = serde_json::to_string(frame).map_err(|_| End::Close(CLOSE_GOING_AWAY, "server error"))?;
+    let text =
+        serde_json::to_string(frame).map_err(|_| End::Close(CLOSE_GOING_AWAY, "server error"))?;
     timed_send(sink, Message::Text(text.into())).await
 }
 

@@ -188,7 +188,11 @@ pub trait Store: Send + Sync + 'static {
     async fn take_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, StoreError>;
 
     /// Stores or replaces a user's signed prekey.
-    async fn put_signed_prekey(&self, user_id: &str, spk: &SignedPreKeyRow) -> Result<(), StoreError>;
+    async fn put_signed_prekey(
+        &self,
+        user_id: &str,
+        spk: &SignedPreKeyRow,
+    ) -> Result<(), StoreError>;
     /// Adds one-time prekeys, all or none, keeping the stock at most `max_stock`.
     async fn add_one_time_prekeys(
         &self,
@@ -212,31 +216,53 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<(Vec<StoredCopy>, Vec<String>), StoreError>;
     /// Inbox entries after `after`, at most `limit`, unexpired.
-    async fn inbox(&self, user_id: &str, after: i64, limit: i64, now: i64) -> Result<Vec<InboxRow>, StoreError>;
+    async fn inbox(
+        &self,
+        user_id: &str,
+        after: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<Vec<InboxRow>, StoreError>;
     /// Deletes the caller's copy of a message; false if it had none.
     async fn delete_copy(&self, user_id: &str, message_id: i64) -> Result<bool, StoreError>;
     /// Deletes expired messages and challenges; returns how many messages.
     async fn sweep(&self, now: i64) -> Result<u64, StoreError>;
 
     /// Creates a group with these members (creator included).
-    async fn create_group(&self, group_id: &str, members: &[String], now: i64) -> Result<GroupRow, StoreError>;
+    async fn create_group(
+        &self,
+        group_id: &str,
+        members: &[String],
+        now: i64,
+    ) -> Result<GroupRow, StoreError>;
     /// A group's roster, if `requester` is a member.
     async fn group(&self, group_id: &str, requester: &str) -> Result<Option<GroupRow>, StoreError>;
     /// The groups a user is in.
     async fn groups_of(&self, user_id: &str) -> Result<Vec<GroupRow>, StoreError>;
     /// Adds a member (the requester must be one).
-    async fn add_member(&self, group_id: &str, requester: &str, user_id: &str) -> Result<GroupRow, StoreError>;
+    async fn add_member(
+        &self,
+        group_id: &str,
+        requester: &str,
+        user_id: &str,
+    ) -> Result<GroupRow, StoreError>;
     /// Removes a member (the requester must be one; removing oneself is leaving).
-    async fn remove_member(&self, group_id: &str, requester: &str, user_id: &str) -> Result<GroupRow, StoreError>;
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        requester: &str,
+        user_id: &str,
+    ) -> Result<GroupRow, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite:` or `postgres:`.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    let store: std::sync::Arc<dyn Store> = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        std::sync::Arc::new(PostgresStore::connect(url).await?)
-    } else {
-        std::sync::Arc::new(SqliteStore::connect(url).await?)
-    };
+    let store: std::sync::Arc<dyn Store> =
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            std::sync::Arc::new(PostgresStore::connect(url).await?)
+        } else {
+            std::sync::Arc::new(SqliteStore::connect(url).await?)
+        };
     store.migrate().await?;
     Ok(store)
 }

@@ -7,7 +7,10 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::shared::{self, impl_store};
-use super::{BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy, UserRow};
+use super::{
+    BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy,
+    UserRow,
+};
 
 /// Storage in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -18,7 +21,10 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database a `postgres:` URL names.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         Ok(Self { pool })
     }
 

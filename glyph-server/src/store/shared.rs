@@ -22,11 +22,25 @@ pub(super) fn unique_or(err: sqlx::Error, conflict: StoreError) -> StoreError {
 }
 
 /// The members missing a copy and the recipients that are not members.
-pub(super) fn roster_difference(members: &[String], sender: &str, recipients: &[String]) -> (Vec<String>, Vec<String>) {
-    let expected: BTreeSet<&str> = members.iter().map(String::as_str).filter(|m| *m != sender).collect();
+pub(super) fn roster_difference(
+    members: &[String],
+    sender: &str,
+    recipients: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let expected: BTreeSet<&str> = members
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != sender)
+        .collect();
     let addressed: BTreeSet<&str> = recipients.iter().map(String::as_str).collect();
-    let missing = expected.difference(&addressed).map(|s| (*s).to_owned()).collect();
-    let extra = addressed.difference(&expected).map(|s| (*s).to_owned()).collect();
+    let missing = expected
+        .difference(&addressed)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let extra = addressed
+        .difference(&expected)
+        .map(|s| (*s).to_owned())
+        .collect();
     (missing, extra)
 }
 
@@ -63,13 +77,14 @@ where
         recipient: row.try_get("recipient")?,
         client_id: row.try_get("client_id")?,
         group_id: row.try_get("group_id")?,
-        payload: row.try_get::<Option<String>, _>("payload")?.unwrap_or_default(),
+        payload: row
+            .try_get::<Option<String>, _>("payload")?
+            .unwrap_or_default(),
         sent_at: row.try_get("sent_at")?,
         expires_at: row.try_get("expires_at")?,
         view_once: row.try_get("view_once")?,
     })
 }
-
 
 pub(super) const INBOX_QUERY: &str = "SELECT i.seq, m.id, i.outgoing, m.sender, m.recipient, m.client_id, m.group_id, \
      CASE WHEN i.outgoing THEN m.self_copy ELSE m.envelope END AS payload, m.sent_at, m.expires_at, m.view_once \
@@ -80,7 +95,10 @@ pub(super) const INBOX_QUERY: &str = "SELECT i.seq, m.id, i.outgoing, m.sender, 
 /// Builds a roster from member ids.
 pub(super) fn roster(group_id: &str, mut members: Vec<String>) -> GroupRow {
     members.sort();
-    GroupRow { group_id: group_id.to_owned(), members }
+    GroupRow {
+        group_id: group_id.to_owned(),
+        members,
+    }
 }
 
 /// Generates `impl Store` for a backend type with a `pool` field and a

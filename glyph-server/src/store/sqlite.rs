@@ -6,10 +6,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use super::shared::{self, impl_store};
-use super::{BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy, UserRow};
+use super::{
+    BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy,
+    UserRow,
+};
 
 /// Storage in a SQLite file.
 #[derive(Debug, Clone)]
@@ -26,7 +31,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         Ok(Self { pool })
     }
 

@@ -2,7 +2,13 @@
 //! PostgreSQL when reachable, and required when `GLYPH_REQUIRE_POSTGRES` is
 //! set, as CI sets it), a server on a loopback port, and users with real
 //! keys.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub
+)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +23,8 @@ use serde_json::{Value, json};
 
 /// Where the PostgreSQL server for tests is (trust authentication).
 fn postgres_admin_url() -> String {
-    std::env::var("GLYPH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("GLYPH_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -32,9 +39,17 @@ pub struct TestDb {
 /// The databases a test runs against: SQLite, then PostgreSQL if reachable.
 pub async fn databases() -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();
-    let mut dbs = vec![TestDb { name: "sqlite", url: format!("sqlite:{}", dir.path().join("glyph.db").display()), dir }];
+    let mut dbs = vec![TestDb {
+        name: "sqlite",
+        url: format!("sqlite:{}", dir.path().join("glyph.db").display()),
+        dir,
+    }];
     if let Some(url) = fresh_postgres().await {
-        dbs.push(TestDb { name: "postgres", url, dir: tempfile::tempdir().unwrap() });
+        dbs.push(TestDb {
+            name: "postgres",
+            url,
+            dir: tempfile::tempdir().unwrap(),
+        });
     }
     dbs
 }
@@ -44,7 +59,11 @@ pub async fn databases() -> Vec<TestDb> {
 pub async fn fresh_postgres() -> Option<String> {
     use sqlx::Connection;
     let admin_url = postgres_admin_url();
-    let connect = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(&admin_url)).await;
+    let connect = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::PgConnection::connect(&admin_url),
+    )
+    .await;
     let mut admin = match connect {
         Ok(Ok(conn)) => conn,
         _ => {
@@ -61,23 +80,39 @@ pub async fn fresh_postgres() -> Option<String> {
         "glyph_test_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let base = admin_url.rsplit_once('/').unwrap().0;
     Some(format!("{base}/{name}"))
 }
 
 /// Drops test databases whose test process has exited.
 async fn drop_stale_databases(admin: &mut sqlx::PgConnection) {
-    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'glyph_test_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap_or_default();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'glyph_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
     for name in names {
-        let pid = name.trim_start_matches("glyph_test_").split('_').next().unwrap_or_default();
+        let pid = name
+            .trim_start_matches("glyph_test_")
+            .split('_')
+            .next()
+            .unwrap_or_default();
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut *admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *admin)
+            .await;
         }
     }
 }
@@ -133,11 +168,22 @@ impl TestServer {
             .unwrap();
         });
         let addr = rx.await.expect("the server did not start");
-        Self { base: format!("http://{addr}"), addr, http: reqwest::Client::new(), task }
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            http: reqwest::Client::new(),
+            task,
+        }
     }
 
     /// Sends a request; returns the status and the JSON body (or Null).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -182,7 +228,12 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn registration(identity: &Identity) -> Value {
     let public = identity.public();
-    let binding = [BINDING_LABEL, public.sign_pub.as_bytes(), public.dh_pub.as_bytes()].concat();
+    let binding = [
+        BINDING_LABEL,
+        public.sign_pub.as_bytes(),
+        public.dh_pub.as_bytes(),
+    ]
+    .concat();
     json!({
         "sign_pub": public.sign_pub.to_base64(),
         "dh_pub": public.dh_pub.to_base64(),
@@ -195,7 +246,13 @@ pub async fn login(server: &TestServer, identity: &Identity) -> (StatusCode, Val
     let (status, challenge) = server.post("/v1/auth/challenge", None, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{challenge}");
     let challenge: ChallengeResponse = serde_json::from_value(challenge).unwrap();
-    server.post("/v1/auth/token", None, token_request(identity, &challenge.challenge)).await
+    server
+        .post(
+            "/v1/auth/token",
+            None,
+            token_request(identity, &challenge.challenge),
+        )
+        .await
 }
 
 pub fn token_request(identity: &Identity, challenge_b64: &str) -> Value {
@@ -210,12 +267,19 @@ impl TestUser {
     /// one-time prekeys uploaded.
     pub async fn new(server: &TestServer, opks: u32) -> Self {
         let identity = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-        let (status, record) = server.post("/v1/users", None, registration(&identity)).await;
+        let (status, record) = server
+            .post("/v1/users", None, registration(&identity))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{record}");
         let (status, token) = login(server, &identity).await;
         assert_eq!(status, StatusCode::OK, "{token}");
         let token: TokenResponse = serde_json::from_value(token).unwrap();
-        let mut user = Self { identity, prekeys: PreKeyStore::new(), user_id: token.user_id, token: token.token };
+        let mut user = Self {
+            identity,
+            prekeys: PreKeyStore::new(),
+            user_id: token.user_id,
+            token: token.token,
+        };
         user.upload_prekeys(server, opks).await;
         user
     }
@@ -223,7 +287,14 @@ impl TestUser {
     pub async fn upload_prekeys(&mut self, server: &TestServer, opks: u32) {
         let spk = self.prekeys.rotate_signed_prekey(&self.identity).unwrap();
         let body = json!({"spk_id": spk.id(), "spk_pub": spk.public().to_base64(), "spk_sig": b64(spk.signature())});
-        let (status, body) = server.call(Method::PUT, "/v1/prekeys/signed", Some(&self.token), Some(body)).await;
+        let (status, body) = server
+            .call(
+                Method::PUT,
+                "/v1/prekeys/signed",
+                Some(&self.token),
+                Some(body),
+            )
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         if opks > 0 {
             let keys: Vec<Value> = self
@@ -233,14 +304,27 @@ impl TestUser {
                 .into_iter()
                 .map(|(id, key)| json!({"id": id, "pub": key.to_base64()}))
                 .collect();
-            let (status, body) = server.post("/v1/prekeys/one-time", Some(&self.token), json!({"keys": keys})).await;
+            let (status, body) = server
+                .post(
+                    "/v1/prekeys/one-time",
+                    Some(&self.token),
+                    json!({"keys": keys}),
+                )
+                .await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
     }
 
     /// Sends `text` sealed (v1) to each recipient, with a self-copy on the
     /// first; returns the response.
-    pub async fn send_text(&self, server: &TestServer, client_id: &str, recipients: &[&TestUser], text: &str, group: Option<&str>) -> (StatusCode, Value) {
+    pub async fn send_text(
+        &self,
+        server: &TestServer,
+        client_id: &str,
+        recipients: &[&TestUser],
+        text: &str,
+        group: Option<&str>,
+    ) -> (StatusCode, Value) {
         let copies: Vec<Value> = recipients
             .iter()
             .enumerate()
@@ -254,7 +338,13 @@ impl TestUser {
                 json!({"recipient": r.user_id, "envelope": envelope.to_json_value(), "self_copy": self_copy, "group_id": group})
             })
             .collect();
-        server.post("/v1/messages", Some(&self.token), json!({"client_id": client_id, "copies": copies})).await
+        server
+            .post(
+                "/v1/messages",
+                Some(&self.token),
+                json!({"client_id": client_id, "copies": copies}),
+            )
+            .await
     }
 
     /// Opens an inbox payload addressed to me (a v1 envelope).
@@ -264,7 +354,12 @@ impl TestUser {
     }
 
     pub async fn inbox(&self, server: &TestServer, after: i64) -> Vec<Value> {
-        let (status, page) = server.get(&format!("/v1/messages?after={after}&limit=500"), &self.token).await;
+        let (status, page) = server
+            .get(
+                &format!("/v1/messages?after={after}&limit=500"),
+                &self.token,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         page["messages"].as_array().unwrap().clone()
     }
