@@ -183,3 +183,32 @@ async fn a_socket_without_a_valid_token_is_refused_before_upgrading() {
     assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
     socket.send(Message::Close(None)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
+    let db = databases().await.remove(0);
+    let server = TestServer::start(&db).await;
+    let alice = TestUser::new(&server, 0).await;
+    let bob = TestUser::new(&server, 0).await;
+    let socket = connect(&server, &bob.token, 0).await;
+    // About 16 MB of pushes, far more than the socket buffers hold.
+    let filler = "A".repeat(60 * 1024);
+    for i in 0..256 {
+        let copy = serde_json::json!({"recipient": bob.user_id, "envelope": {"v": 1, "pad": filler}});
+        let body = serde_json::json!({"client_id": format!("fill{i}"), "copies": [copy]});
+        assert!(server.post("/v1/messages", Some(&alice.token), body).await.0.is_success());
+    }
+    let gauge = || async {
+        let text = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix("glyph_websocket_connections ")).unwrap().trim().parse::<i64>().unwrap()
+    };
+    assert_eq!(gauge().await, 1);
+    // Bob never reads. Within the send timeout (10 s) plus slack the server
+    // gives up on him.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while gauge().await != 0 {
+        assert!(std::time::Instant::now() < deadline, "the stalled reader was never disconnected");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(socket);
+}
