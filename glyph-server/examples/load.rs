@@ -27,7 +27,8 @@ use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct User {
     user_id: String,
@@ -37,26 +38,60 @@ struct User {
 async fn register(http: &reqwest::Client, base: &str) -> User {
     let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
     let public = id.public();
-    let binding = [BINDING_LABEL, public.sign_pub.as_bytes(), public.dh_pub.as_bytes()].concat();
+    let binding = [
+        BINDING_LABEL,
+        public.sign_pub.as_bytes(),
+        public.dh_pub.as_bytes(),
+    ]
+    .concat();
     let body = json!({"sign_pub": public.sign_pub.to_base64(), "dh_pub": public.dh_pub.to_base64(),
                       "binding_sig": Base64::encode_string(&id.signing().sign(&binding))});
-    let status = http.post(format!("{base}/v1/users")).json(&body).send().await.unwrap().status();
+    let status = http
+        .post(format!("{base}/v1/users"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert!(status.is_success(), "registration failed: {status}");
-    let challenge: serde_json::Value =
-        http.post(format!("{base}/v1/auth/challenge")).send().await.unwrap().json().await.unwrap();
+    let challenge: serde_json::Value = http
+        .post(format!("{base}/v1/auth/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let challenge = challenge["challenge"].as_str().unwrap();
-    let message = [AUTH_LABEL, &Base64::decode_vec(challenge).unwrap()[..], public.sign_pub.as_bytes()].concat();
+    let message = [
+        AUTH_LABEL,
+        &Base64::decode_vec(challenge).unwrap()[..],
+        public.sign_pub.as_bytes(),
+    ]
+    .concat();
     let body = json!({"sign_pub": public.sign_pub.to_base64(), "challenge": challenge,
                       "signature": Base64::encode_string(&id.signing().sign(&message))});
-    let token: TokenResponse =
-        http.post(format!("{base}/v1/auth/token")).json(&body).send().await.unwrap().json().await.unwrap();
-    User { user_id: token.user_id, token: token.token }
+    let token: TokenResponse = http
+        .post(format!("{base}/v1/auth/token"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    User {
+        user_id: token.user_id,
+        token: token.token,
+    }
 }
 
 /// Opens a user's socket and waits for `caught_up`.
 async fn listen(host: &str, token: &str) -> Socket {
     let mut request = format!("ws://{host}/v1/ws").into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     while let Some(Ok(message)) = socket.next().await {
         if let Message::Text(text) = message {
@@ -114,13 +149,20 @@ async fn main() {
         listeners.push(tokio::spawn(async move {
             let mut received = 0;
             while received < due {
-                let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await else {
-                    panic!("listener {index}: {received}/{due} received before the socket went quiet");
+                let Ok(Some(Ok(message))) =
+                    tokio::time::timeout(Duration::from_secs(60), socket.next()).await
+                else {
+                    panic!(
+                        "listener {index}: {received}/{due} received before the socket went quiet"
+                    );
                 };
                 if let Message::Text(text) = message {
                     if let Ok(PushFrame::Message { message }) = serde_json::from_str(&text) {
                         let sent = message.payload["t"].as_u64().unwrap();
-                        latencies.lock().await.push(micros_since(epoch).saturating_sub(sent));
+                        latencies
+                            .lock()
+                            .await
+                            .push(micros_since(epoch).saturating_sub(sent));
                         received += 1;
                     }
                 }
@@ -132,7 +174,8 @@ async fn main() {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut senders = Vec::new();
     for (from, targets) in plan.into_iter().enumerate() {
-        let (http, all, base, semaphore) = (http.clone(), all.clone(), base.clone(), semaphore.clone());
+        let (http, all, base, semaphore) =
+            (http.clone(), all.clone(), base.clone(), semaphore.clone());
         senders.push(tokio::spawn(async move {
             let _permit = semaphore.acquire().await.unwrap();
             for (i, to) in targets.into_iter().enumerate() {
@@ -153,7 +196,8 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut latencies = latencies.lock().await.clone();
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
+    let at =
+        |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
     println!(
         "users {users}, messages {}, senders at once {concurrency}: {:.0} messages/s delivered end to end; \
          send-to-push latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

@@ -194,20 +194,43 @@ async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
     // About 16 MB of pushes, far more than the socket buffers hold.
     let filler = "A".repeat(60 * 1024);
     for i in 0..256 {
-        let copy = serde_json::json!({"recipient": bob.user_id, "envelope": {"v": 1, "pad": filler}});
+        let copy =
+            serde_json::json!({"recipient": bob.user_id, "envelope": {"v": 1, "pad": filler}});
         let body = serde_json::json!({"client_id": format!("fill{i}"), "copies": [copy]});
-        assert!(server.post("/v1/messages", Some(&alice.token), body).await.0.is_success());
+        assert!(
+            server
+                .post("/v1/messages", Some(&alice.token), body)
+                .await
+                .0
+                .is_success()
+        );
     }
     let gauge = || async {
-        let text = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
-        text.lines().find_map(|l| l.strip_prefix("glyph_websocket_connections ")).unwrap().trim().parse::<i64>().unwrap()
+        let text = server
+            .http
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("glyph_websocket_connections "))
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
     };
     assert_eq!(gauge().await, 1);
     // Bob never reads. Within the send timeout (10 s) plus slack the server
     // gives up on him.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while gauge().await != 0 {
-        assert!(std::time::Instant::now() < deadline, "the stalled reader was never disconnected");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled reader was never disconnected"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     drop(socket);
