@@ -94,10 +94,10 @@ async fn listen(host: &str, token: &str) -> Socket {
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     while let Some(Ok(message)) = socket.next().await {
-        if let Message::Text(text) = message {
-            if matches!(serde_json::from_str(&text), Ok(PushFrame::CaughtUp { .. })) {
-                break;
-            }
+        if let Message::Text(text) = message
+            && matches!(serde_json::from_str(&text), Ok(PushFrame::CaughtUp { .. }))
+        {
+            break;
         }
     }
     socket
@@ -156,15 +156,15 @@ async fn main() {
                         "listener {index}: {received}/{due} received before the socket went quiet"
                     );
                 };
-                if let Message::Text(text) = message {
-                    if let Ok(PushFrame::Message { message }) = serde_json::from_str(&text) {
-                        let sent = message.payload["t"].as_u64().unwrap();
-                        latencies
-                            .lock()
-                            .await
-                            .push(micros_since(epoch).saturating_sub(sent));
-                        received += 1;
-                    }
+                if let Message::Text(text) = message
+                    && let Ok(PushFrame::Message { message }) = serde_json::from_str(&text)
+                {
+                    let sent = message.payload["t"].as_u64().unwrap();
+                    latencies
+                        .lock()
+                        .await
+                        .push(micros_since(epoch).saturating_sub(sent));
+                    received += 1;
                 }
             }
         }));
