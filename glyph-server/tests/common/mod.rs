@@ -71,7 +71,16 @@ pub async fn fresh_postgres() -> Option<String> {
                 std::env::var_os("GLYPH_REQUIRE_POSTGRES").is_none(),
                 "PostgreSQL at {admin_url} is required (GLYPH_REQUIRE_POSTGRES is set) but unreachable"
             );
-            eprintln!("skipped PostgreSQL: no server at {admin_url}");
+            // Written to stderr directly: libtest captures `eprintln!` of
+            // passing tests, and this must be seen.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipped PostgreSQL: no server at {admin_url}; these tests ran on SQLite only"
+                );
+            });
             return None;
         }
     };
