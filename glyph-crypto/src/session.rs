@@ -48,6 +48,8 @@ enum Role {
 pub struct Session {
     role: Role,
     ad: [u8; AD_LEN],
+    /// The peer's half of `ad`, parsed once (and checked when read back).
+    peer: PublicIdentity,
     ratchet: Ratchet,
 }
 
@@ -74,6 +76,7 @@ impl Session {
                 awaiting_reply: true,
             },
             ad: agreement.ad,
+            peer: bundle.identity,
             ratchet,
         })
     }
@@ -108,6 +111,7 @@ impl Session {
         let mut session = Self {
             role: Role::Responder { header },
             ad: agreement.ad,
+            peer: header.identity,
             ratchet: Ratchet::responder(&agreement.sk, spk.pair().clone()),
         };
         let plaintext = session.decrypt_with_keys(envelope, next_key)?;
@@ -175,22 +179,7 @@ impl Session {
     /// is the initiator's *claim*: check it against the directory and the
     /// safety number before trusting a message.
     pub fn peer(&self) -> PublicIdentity {
-        let (initiator, responder) = self.ad.split_at(64);
-        let peer = if self.is_initiator() {
-            responder
-        } else {
-            initiator
-        };
-        let mut bytes = [0u8; 64];
-        bytes.copy_from_slice(peer);
-        // The AD was built from parsed identities, so this always succeeds.
-        PublicIdentity::from_bytes(&bytes).unwrap_or_else(|_| self.handshake_header().identity)
-    }
-
-    fn handshake_header(&self) -> X3dhHeader {
-        match self.role {
-            Role::Initiator { header, .. } | Role::Responder { header } => header,
-        }
+        self.peer
     }
 
     /// Whether we started this session.
@@ -252,9 +241,29 @@ impl Session {
             },
             _ => return Err(DecodeError::State("unknown session role")),
         };
+        let ad: [u8; AD_LEN] = input.array()?;
+        let half = |range: core::ops::Range<usize>| -> Result<PublicIdentity, DecodeError> {
+            let mut bytes = [0u8; 64];
+            bytes.copy_from_slice(&ad[range]);
+            PublicIdentity::from_bytes(&bytes)
+                .map_err(|_| DecodeError::State("invalid associated data"))
+        };
+        let (initiator, responder) = (half(0..64)?, half(64..AD_LEN)?);
+        let (Role::Initiator { header, .. } | Role::Responder { header }) = role;
+        // The header always names the initiator; the AD must agree.
+        if header.identity != initiator {
+            return Err(DecodeError::State(
+                "associated data does not match the handshake",
+            ));
+        }
+        let peer = match role {
+            Role::Initiator { .. } => responder,
+            Role::Responder { .. } => initiator,
+        };
         Ok(Self {
             role,
-            ad: input.array()?,
+            ad,
+            peer,
             ratchet: Ratchet::read(input)?,
         })
     }

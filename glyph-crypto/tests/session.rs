@@ -289,6 +289,18 @@ fn malformed_state_bytes_are_refused() {
     let mut future = bytes.to_vec();
     future[4] = 99;
     assert!(Session::from_bytes(&future).is_err());
+    // Layout: magic 4, version 1, role 1, header (identity 64, ek 32,
+    // spk_id 4, opk flag + id 5), awaiting-reply flag 1, then AD. A byte of
+    // the initiator's DH key inside the AD is any 32 bytes as far as the
+    // key is concerned; only the check against the header catches it.
+    let ad_start = 4 + 1 + 1 + 64 + 32 + 4 + 5 + 1;
+    let mut bad_ad = bytes.to_vec();
+    bad_ad[ad_start + 40] ^= 1;
+    assert!(
+        Session::from_bytes(&bad_ad).is_err(),
+        "AD contradicting the handshake was accepted"
+    );
+    assert_eq!(Session::from_bytes(&bytes).unwrap().peer(), bob.id.public());
     assert!(
         PreKeyStore::from_bytes(&bytes).is_err(),
         "a session is not a prekey store"

@@ -22,9 +22,3 @@ pub mod metrics;
 pub mod push;
 pub mod routes;
 pub mod store;
-
-/// Whether `code` is a well-formed share code (spec section 7), the check the
-/// relay applies to every `/s/<code>` path before touching storage.
-pub fn is_valid_share_code(code: &str) -> bool {
-    glyph_crypto::validate_share_code(code).is_ok()
-}

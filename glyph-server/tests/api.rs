@@ -904,15 +904,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
         );
         let (status, health) = server.call(Method::GET, "/healthz", None, None).await;
         assert_eq!((status, health), (StatusCode::OK, json!({"status": "ok"})));
-        let metrics = server
-            .http
-            .get(format!("{}/metrics", server.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = server.metrics().await;
         assert!(
             metrics.contains(
                 "glyph_http_requests_total{method=\"POST\",route=\"/v1/users\",status=\"201\"}"

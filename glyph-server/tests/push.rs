@@ -206,15 +206,7 @@ async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
         );
     }
     let gauge = || async {
-        let text = server
-            .http
-            .get(format!("{}/metrics", server.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = server.metrics().await;
         text.lines()
             .find_map(|l| l.strip_prefix("glyph_websocket_connections "))
             .unwrap()

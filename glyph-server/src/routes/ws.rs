@@ -95,17 +95,21 @@ async fn serve(
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
+    // Read the inbox at the start and after each wake-up, never on pings or
+    // incoming frames: an idle connection costs no queries.
+    let mut pending = true;
     let mut caught_up = false;
     let end = loop {
-        // Drain the inbox after the cursor, page by page.
-        match push_pending(&mut sink, state, user_id, &mut after).await {
-            Ok(()) => {}
-            Err(end) => break end,
-        }
-        if !caught_up {
-            caught_up = true;
-            if let Err(end) = send_frame(&mut sink, &PushFrame::CaughtUp { after }).await {
+        if pending {
+            pending = false;
+            if let Err(end) = push_pending(&mut sink, state, user_id, &mut after).await {
                 break end;
+            }
+            if !caught_up {
+                caught_up = true;
+                if let Err(end) = send_frame(&mut sink, &PushFrame::CaughtUp { after }).await {
+                    break end;
+                }
             }
         }
         tokio::select! {
@@ -113,6 +117,7 @@ async fn serve(
                 if changed.is_err() {
                     break End::Close(CLOSE_GOING_AWAY, "server shutting down");
                 }
+                pending = true;
             }
             _ = &mut expiry => break End::Close(CLOSE_TOKEN_EXPIRED, "access token expired"),
             _ = ping.tick() => {
