@@ -139,6 +139,11 @@ pub struct MessageCopy {
     /// Whether the message may be viewed once.
     #[serde(default)]
     pub view_once: bool,
+    /// The media blob this message refers to (`media/<sender>/<name>`), so
+    /// the server can delete it when a view-once message is viewed or the
+    /// message expires. It must be in the sender's own folder.
+    #[serde(default)]
+    pub media_path: Option<String>,
 }
 
 /// `POST /v1/messages`: one message as 1..N sealed copies, stored all or
@@ -202,6 +207,13 @@ pub struct InboxMessage {
     pub expires_at: Option<i64>,
     /// Whether it is view-once.
     pub view_once: bool,
+    /// The media blob the message refers to, if the sender named one.
+    #[serde(default)]
+    pub media_path: Option<String>,
+    /// When the recipient reported the view-once message viewed (its blob
+    /// is then deleted), if it has.
+    #[serde(default)]
+    pub media_removed_at: Option<i64>,
 }
 
 /// `GET /v1/messages?after=SEQ&limit=N` response.
@@ -276,4 +288,79 @@ pub enum PushFrame {
         /// The last `seq` sent.
         after: i64,
     },
+}
+
+/// `POST /v1/media` response: where the uploaded blob lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaUploaded {
+    /// `media/<owner user id>/<32 hex digits>`; download it at `/v1/<path>`.
+    pub path: String,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// `GET /v1/media` response: the caller's storage use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaUsage {
+    /// Bytes in the caller's stored blobs (and uploads in progress).
+    pub used_bytes: u64,
+    /// The caller's quota.
+    pub quota_bytes: u64,
+    /// The largest blob one upload may hold.
+    pub max_file_bytes: u64,
+}
+
+/// `POST /v1/messages/{id}/viewed` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewedResponse {
+    /// When the view was recorded (the first report's time on a retry).
+    pub media_removed_at: i64,
+    /// Whether the blob is now deleted (false while other copies of a group
+    /// message still wait to be viewed, or when the message named none).
+    pub media_deleted: bool,
+}
+
+/// `POST /v1/shares`: store a one-view share (spec section 7). Only the
+/// blob reaches the server; the key stays in the link's fragment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateShareRequest {
+    /// `iv || AES-256-GCM(key, iv, plaintext)`, standard base64.
+    pub blob: String,
+    /// How many times it may be opened (default 1).
+    #[serde(default)]
+    pub views: Option<u32>,
+    /// Lifetime in seconds (default and maximum 24 h).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+}
+
+/// `POST /v1/shares` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCreated {
+    /// The share's code, the last segment of its link.
+    pub code: String,
+    /// `<base>/s/<code>`: append `#key=<b64url(key)>` to make the link.
+    pub url: String,
+    /// Views it allows.
+    pub views: u32,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// `GET /v1/shares/{code}`: what is left, without spending a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    /// Views left.
+    pub views_left: u32,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// `POST /v1/shares/{code}/open` response: one view spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenedShare {
+    /// The blob, standard base64.
+    pub blob: String,
+    /// Views left after this one (0: the share is now deleted).
+    pub views_left: u32,
 }

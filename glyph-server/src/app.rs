@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 
 use crate::auth::Tokens;
+use crate::blobs::{BlobError, Blobs};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::input::now;
@@ -20,7 +21,12 @@ use crate::limits::{RateLimiter, Scope};
 use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::routes;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, SweepReport};
+
+/// An upload still unfinished after this long is abandoned by the sweeper.
+const STALE_UPLOAD_SECS: i64 = 3600;
+/// Blobs deleted from storage per purge.
+const PURGE_BATCH: i64 = 500;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -28,6 +34,7 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     store: Arc<dyn Store>,
+    blobs: Blobs,
     tokens: Tokens,
     config: Config,
     hub: Hub,
@@ -37,14 +44,16 @@ struct Inner {
 
 impl AppState {
     /// State over an open store.
-    pub fn new(store: Arc<dyn Store>, config: Config, jwt_secret: &[u8]) -> Self {
+    pub fn new(store: Arc<dyn Store>, blobs: Blobs, config: Config, jwt_secret: &[u8]) -> Self {
         let limiter = RateLimiter::new(&[
             (Scope::Auth, config.auth_per_minute),
             (Scope::Register, config.register_per_minute),
             (Scope::Send, config.sends_per_minute),
+            (Scope::Share, config.shares_per_minute),
         ]);
         Self(Arc::new(Inner {
             store,
+            blobs,
             tokens: Tokens::new(jwt_secret, config.jwt_lifetime_secs),
             config,
             hub: Hub::default(),
@@ -56,6 +65,34 @@ impl AppState {
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.0.store.as_ref()
+    }
+
+    /// Media blob storage.
+    pub fn blobs(&self) -> &Blobs {
+        &self.0.blobs
+    }
+
+    /// Deletes from storage the blobs the database marks removed (after a
+    /// view, a deletion or a sweep). A failure is logged and retried at the
+    /// next sweep: the database, not storage, says what exists.
+    pub async fn purge_removed_media(&self) {
+        let paths = match self.store().media_to_purge(PURGE_BATCH).await {
+            Ok(paths) => paths,
+            Err(err) => {
+                tracing::warn!(error = %err, "listing media to delete failed");
+                return;
+            }
+        };
+        for path in paths {
+            match self.blobs().delete(&path).await {
+                Ok(()) => {
+                    if let Err(err) = self.store().media_purged(&path).await {
+                        tracing::warn!(error = %err, %path, "recording a deleted blob failed");
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, %path, "deleting a blob failed; will retry"),
+            }
+        }
     }
 
     /// Token issuing and checking.
@@ -161,6 +198,9 @@ pub enum ServeError {
     /// A file or socket operation failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Media storage could not be opened.
+    #[error("{0}")]
+    Blobs(#[from] BlobError),
     /// The JWT secret is unusable.
     #[error("the JWT secret must be at least 32 bytes")]
     WeakSecret,
@@ -211,7 +251,8 @@ pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     std::fs::create_dir_all(&config.data_dir)?;
     let secret = jwt_secret(&config)?;
     let store = store::open(&config.database_url()).await?;
-    let state = AppState::new(store, config.clone(), &secret);
+    let blobs = Blobs::open(&config)?;
+    let state = AppState::new(store, blobs, config.clone(), &secret);
     let sweeper = tokio::spawn(sweep_forever(
         state.clone(),
         Duration::from_secs(config.sweep_secs.max(1)),
@@ -235,11 +276,18 @@ async fn sweep_forever(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match state.store().sweep(now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(messages = n, "swept expired messages"),
-            Err(err) => tracing::warn!(error = %err, "sweeping expired messages failed"),
+        let now = now();
+        match state.store().sweep(now, now - STALE_UPLOAD_SECS).await {
+            Ok(report) if report == SweepReport::default() => {}
+            Ok(report) => tracing::info!(
+                messages = report.messages,
+                shares = report.shares,
+                media = report.media,
+                "swept expired data"
+            ),
+            Err(err) => tracing::warn!(error = %err, "sweeping expired data failed"),
         }
+        state.purge_removed_media().await;
     }
 }
 

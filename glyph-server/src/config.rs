@@ -76,6 +76,33 @@ pub struct Config {
     #[arg(long, env = "GLYPH_SENDS_PER_MINUTE", default_value_t = 1200)]
     pub sends_per_minute: u32,
 
+    /// Where media blobs are kept: unset, the `media/` folder under
+    /// --data-dir; or `s3://BUCKET[/PREFIX]` for S3-compatible storage
+    /// (needs the `s3` build feature; credentials, region and endpoint come
+    /// from the usual AWS_* environment variables, e.g. AWS_ENDPOINT_URL).
+    #[arg(long, env = "GLYPH_MEDIA_URL")]
+    pub media_url: Option<String>,
+
+    /// Largest media blob one upload may hold, in bytes (larger: 413).
+    #[arg(long, env = "GLYPH_MAX_MEDIA_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_media_bytes: u64,
+
+    /// Media each user may keep stored, in bytes (more: 413 quota_exceeded).
+    #[arg(long, env = "GLYPH_MEDIA_QUOTA_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub media_quota_bytes: u64,
+
+    /// Largest one-view share blob, in bytes (larger: 413).
+    #[arg(long, env = "GLYPH_MAX_SHARE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_share_bytes: usize,
+
+    /// Most views one share may allow.
+    #[arg(long, env = "GLYPH_MAX_SHARE_VIEWS", default_value_t = 100)]
+    pub max_share_views: u32,
+
+    /// Shares created per client address per minute.
+    #[arg(long, env = "GLYPH_SHARES_PER_MINUTE", default_value_t = 10)]
+    pub shares_per_minute: u32,
+
     /// Take the client address from the first X-Forwarded-For entry (only
     /// behind a reverse proxy that sets it).
     #[arg(long, env = "GLYPH_TRUST_FORWARDED_FOR")]
@@ -104,6 +131,9 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_envelope_bytes", &self.max_envelope_bytes)
+            .field("media_url", &self.media_url)
+            .field("max_media_bytes", &self.max_media_bytes)
+            .field("media_quota_bytes", &self.media_quota_bytes)
             .field("jwt_lifetime_secs", &self.jwt_lifetime_secs)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()

@@ -16,14 +16,20 @@ pub enum ApiError {
     BadRequest(&'static str, String),
     /// 401: missing, invalid or expired credentials.
     Unauthorized(&'static str, String),
+    /// 403: authenticated, but not allowed to do this.
+    Forbidden(&'static str, String),
     /// 404: no such thing (or not one the caller may see).
     NotFound(&'static str, String),
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
     /// 409: conflicts with what is stored.
     Conflict(&'static str, String, Option<Value>),
+    /// 410: it existed and was deliberately deleted.
+    Gone(&'static str, String),
     /// 413: too large.
     PayloadTooLarge(String),
+    /// 413: storing this would pass the caller's media quota.
+    QuotaExceeded(String, Value),
     /// 415: not JSON.
     UnsupportedMediaType,
     /// 422: well-formed but refused (bad signature, invalid handle, limits).
@@ -39,10 +45,14 @@ impl ApiError {
         match self {
             ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
             ApiError::NotFound(..) => StatusCode::NOT_FOUND,
+            ApiError::Gone(..) => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::QuotaExceeded(..) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -54,7 +64,9 @@ impl ApiError {
         let (code, message, details) = match self {
             ApiError::BadRequest(code, message)
             | ApiError::Unauthorized(code, message)
+            | ApiError::Forbidden(code, message)
             | ApiError::NotFound(code, message)
+            | ApiError::Gone(code, message)
             | ApiError::Unprocessable(code, message) => (code, message, None),
             ApiError::Conflict(code, message, details) => (code, message, details),
             ApiError::MethodNotAllowed => (
@@ -63,6 +75,7 @@ impl ApiError {
                 None,
             ),
             ApiError::PayloadTooLarge(message) => ("payload_too_large", message, None),
+            ApiError::QuotaExceeded(message, details) => ("quota_exceeded", message, Some(details)),
             ApiError::UnsupportedMediaType => (
                 "unsupported_media_type",
                 "send Content-Type: application/json".into(),
@@ -128,7 +141,18 @@ impl From<StoreError> for ApiError {
                 let details = json!({"missing": missing, "extra": extra});
                 ApiError::Conflict("roster_mismatch", err.to_string(), Some(details))
             }
-            StoreError::Database(_) | StoreError::Migration(_) => {
+            StoreError::QuotaExceeded {
+                used,
+                wanted,
+                quota,
+            } => ApiError::QuotaExceeded(
+                err.to_string(),
+                json!({"used_bytes": used, "wanted_bytes": wanted, "quota_bytes": quota}),
+            ),
+            StoreError::NoSuchViewOnce => ApiError::NotFound("unknown_message", err.to_string()),
+            StoreError::ShareCodeTaken
+            | StoreError::Database(_)
+            | StoreError::Migration(_) => {
                 tracing::error!(error = %err, "storage failure");
                 ApiError::Internal
             }

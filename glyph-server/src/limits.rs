@@ -15,6 +15,8 @@ pub enum Scope {
     Register,
     /// Sends, per user.
     Send,
+    /// One-view shares created, per client address.
+    Share,
 }
 
 struct Bucket {

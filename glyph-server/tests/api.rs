@@ -765,8 +765,9 @@ async fn expired_messages_are_never_returned_and_are_swept() {
         assert!(alice.inbox(&server, 0).await.is_empty());
         let store = glyph_server::store::open(&db.url).await.unwrap();
         // The server's own sweeper may have run first; either way nothing is left.
-        store.sweep(glyph_server::input::now()).await.unwrap();
-        assert_eq!(store.sweep(glyph_server::input::now()).await.unwrap(), 0);
+        let now = glyph_server::input::now();
+        store.sweep(now, now).await.unwrap();
+        assert_eq!(store.sweep(now, now).await.unwrap().messages, 0);
     });
 }
 
@@ -945,7 +946,10 @@ async fn every_documented_route_exists_and_every_route_is_documented() {
             .replace("{user_id}", &b64url_id(1))
             .replace("{handle}", "someone")
             .replace("{id}", "1")
-            .replace("{group_id}", "g");
+            .replace("{group_id}", "g")
+            .replace("{owner}", &b64url_id(1))
+            .replace("{name}", &"0".repeat(32))
+            .replace("{code}", "AAAAAAAAAAAAAAAA");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = server.call(method.clone(), &concrete, None, None).await;
         assert_ne!(

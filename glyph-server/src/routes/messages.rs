@@ -10,7 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
-use glyph_api::{Direction, InboxMessage, InboxPage, SendRequest, SendResponse, StoredCopy};
+use glyph_api::{
+    Direction, InboxMessage, InboxPage, SendRequest, SendResponse, StoredCopy, ViewedResponse,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -30,6 +32,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/messages", post(send).get(inbox))
         .route("/v1/messages/{id}", delete(delete_copy))
+        .route("/v1/messages/{id}/viewed", post(viewed))
 }
 
 /// An opaque envelope: any JSON object within the size limit.
@@ -92,6 +95,9 @@ async fn send(
                 "must be in the future, within a year",
             ));
         }
+        if let Some(path) = &copy.media_path {
+            super::media::check_message_media(path, &caller.user_id)?;
+        }
         copies.push(NewCopy {
             recipient: copy.recipient.clone(),
             envelope: envelope_text("envelope", &copy.envelope, config.max_envelope_bytes)?,
@@ -103,6 +109,7 @@ async fn send(
             group_id: copy.group_id.clone(),
             expires_at: copy.expires_at,
             view_once: copy.view_once,
+            media_path: copy.media_path.clone(),
         });
     }
     let (stored, changed) = state
@@ -176,6 +183,8 @@ pub(crate) fn inbox_message(row: InboxRow) -> InboxMessage {
         sent_at: row.sent_at,
         expires_at: row.expires_at,
         view_once: row.view_once,
+        media_path: row.media_path,
+        media_removed_at: row.media_removed_at,
     }
 }
 
@@ -197,14 +206,36 @@ async fn inbox(
     }))
 }
 
+fn message_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_field("id", "must be an integer"))
+}
+
+/// The recipient reports a view-once message viewed: the view is recorded
+/// and the blob it names is deleted (once no other view-once copy naming it
+/// waits to be viewed). Repeating the report changes nothing.
+async fn viewed(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<ViewedResponse>, ApiError> {
+    let id = message_id(&id)?;
+    let (viewed_at, removed) = state.store().mark_viewed(&caller.user_id, id, now()).await?;
+    if removed.is_some() {
+        state.purge_removed_media().await;
+    }
+    Ok(Json(ViewedResponse {
+        media_removed_at: viewed_at,
+        media_deleted: removed.is_some(),
+    }))
+}
+
 async fn delete_copy(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_field("id", "must be an integer"))?;
+    let id = message_id(&id)?;
     if state.store().delete_copy(&caller.user_id, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

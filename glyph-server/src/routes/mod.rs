@@ -2,9 +2,12 @@
 
 mod auth;
 mod groups;
+mod media;
 mod messages;
 mod ops;
+mod pages;
 mod prekeys;
+mod shares;
 mod users;
 mod ws;
 
@@ -23,6 +26,9 @@ pub fn router() -> Router<AppState> {
         .merge(prekeys::router())
         .merge(messages::router())
         .merge(groups::router())
+        .merge(media::router())
+        .merge(shares::router())
+        .merge(pages::router())
         .merge(ws::router())
         .merge(ops::router())
 }

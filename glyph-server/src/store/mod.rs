@@ -46,6 +46,22 @@ pub enum StoreError {
         /// Recipients that are not members.
         extra: Vec<String>,
     },
+    /// The upload would take the user past the media quota.
+    #[error("storing {wanted} more bytes would pass the media quota of {quota} bytes ({used} used)")]
+    QuotaExceeded {
+        /// Bytes in use (and reserved) now.
+        used: u64,
+        /// Bytes this upload needs.
+        wanted: u64,
+        /// The quota.
+        quota: u64,
+    },
+    /// A message id that is not a view-once message addressed to the caller.
+    #[error("no such view-once message")]
+    NoSuchViewOnce,
+    /// A freshly drawn share code collided with a live one (draw again).
+    #[error("share code taken")]
+    ShareCodeTaken,
     /// The database failed; the cause is logged, not shown.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -115,6 +131,8 @@ pub struct NewCopy {
     pub expires_at: Option<i64>,
     /// View-once flag.
     pub view_once: bool,
+    /// The media blob it refers to.
+    pub media_path: Option<String>,
 }
 
 /// The result of storing one copy.
@@ -153,6 +171,10 @@ pub struct InboxRow {
     pub expires_at: Option<i64>,
     /// View-once.
     pub view_once: bool,
+    /// The media blob named by the sender.
+    pub media_path: Option<String>,
+    /// When a view-once view removed it.
+    pub media_removed_at: Option<i64>,
 }
 
 /// A group roster.
@@ -162,6 +184,32 @@ pub struct GroupRow {
     pub group_id: String,
     /// Members, sorted.
     pub members: Vec<String>,
+}
+
+/// A media blob's accounting row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaRow {
+    /// `media/<owner>/<name>`.
+    pub path: String,
+    /// The uploading user.
+    pub owner: String,
+    /// Bytes stored (reserved, while `complete` is false).
+    pub size: u64,
+    /// The upload finished.
+    pub complete: bool,
+    /// When the blob was deleted, if it was.
+    pub removed_at: Option<i64>,
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Expired messages deleted.
+    pub messages: u64,
+    /// Expired shares deleted.
+    pub shares: u64,
+    /// Media marked removed (expired messages' blobs, stale uploads).
+    pub media: u64,
 }
 
 /// Everything the server stores. One implementation per backend; the
@@ -225,8 +273,63 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<InboxRow>, StoreError>;
     /// Deletes the caller's copy of a message; false if it had none.
     async fn delete_copy(&self, user_id: &str, message_id: i64) -> Result<bool, StoreError>;
-    /// Deletes expired messages and challenges; returns how many messages.
-    async fn sweep(&self, now: i64) -> Result<u64, StoreError>;
+    /// Deletes expired messages, challenges and shares; marks removed the
+    /// media of expired messages (when no live message still names it) and
+    /// uploads started before `stale_upload_before` that never finished.
+    async fn sweep(&self, now: i64, stale_upload_before: i64) -> Result<SweepReport, StoreError>;
+
+    /// Reserves `bytes` of `owner`'s quota and records an upload in
+    /// progress at `path`, in one conditional update: concurrent
+    /// reservations can never pass `quota` together.
+    async fn reserve_media(
+        &self,
+        owner: &str,
+        path: &str,
+        bytes: u64,
+        quota: u64,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Marks an upload complete at its real size, returning the unused part
+    /// of the reservation to the quota.
+    async fn finish_media(&self, path: &str, size: u64) -> Result<(), StoreError>;
+    /// Forgets a failed upload and releases its reservation.
+    async fn abandon_media(&self, path: &str) -> Result<(), StoreError>;
+    /// A blob's row.
+    async fn media(&self, path: &str) -> Result<Option<MediaRow>, StoreError>;
+    /// Marks a blob removed and releases its bytes; false if it was not
+    /// there or already removed.
+    async fn remove_media(&self, path: &str, now: i64) -> Result<bool, StoreError>;
+    /// Bytes `owner` has stored or reserved.
+    async fn media_usage(&self, owner: &str) -> Result<u64, StoreError>;
+    /// Records that `user` viewed view-once message `message_id`. Returns the
+    /// time of the (first) view and the path whose blob it removed: the blob
+    /// goes once no view-once copy naming it is left unviewed.
+    async fn mark_viewed(
+        &self,
+        user: &str,
+        message_id: i64,
+        now: i64,
+    ) -> Result<(i64, Option<String>), StoreError>;
+    /// Removed blobs that storage has not deleted yet (at most `limit`).
+    async fn media_to_purge(&self, limit: i64) -> Result<Vec<String>, StoreError>;
+    /// Notes that storage deleted the blob at `path`.
+    async fn media_purged(&self, path: &str) -> Result<(), StoreError>;
+
+    /// Stores a share.
+    async fn create_share(
+        &self,
+        code: &str,
+        blob: &[u8],
+        views: u32,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// A live share's views left and expiry; spends nothing.
+    async fn share_info(&self, code: &str, now: i64) -> Result<Option<(u32, i64)>, StoreError>;
+    /// Spends one view of a live share atomically, returning its blob and
+    /// the views left; the share is deleted with its last view.
+    async fn open_share(&self, code: &str, now: i64)
+    -> Result<Option<(Vec<u8>, u32)>, StoreError>;
 
     /// Creates a group with these members (creator included).
     async fn create_group(

@@ -8,8 +8,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::shared::{self, impl_store};
 use super::{
-    BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy,
-    UserRow,
+    BundleRow, GroupRow, InboxRow, MediaRow, NewCopy, Registered, SignedPreKeyRow, StoreError,
+    StoredCopy, SweepReport, UserRow,
 };
 
 /// Storage in PostgreSQL.

@@ -83,14 +83,32 @@ where
         sent_at: row.try_get("sent_at")?,
         expires_at: row.try_get("expires_at")?,
         view_once: row.try_get("view_once")?,
+        media_path: row.try_get("media_path")?,
+        media_removed_at: row.try_get("media_removed_at")?,
     })
 }
 
 pub(super) const INBOX_QUERY: &str = "SELECT i.seq, m.id, i.outgoing, m.sender, m.recipient, m.client_id, m.group_id, \
-     CASE WHEN i.outgoing THEN m.self_copy ELSE m.envelope END AS payload, m.sent_at, m.expires_at, m.view_once \
+     CASE WHEN i.outgoing THEN m.self_copy ELSE m.envelope END AS payload, m.sent_at, m.expires_at, m.view_once, \
+     m.media_path, m.media_removed_at \
      FROM inbox i JOIN messages m ON m.id = i.message_id \
      WHERE i.user_id = $1 AND i.seq > $2 AND (m.expires_at IS NULL OR m.expires_at > $3) \
      ORDER BY i.seq LIMIT $4";
+
+/// Returns a live blob's bytes to its owner's quota (run before
+/// [`MARK_MEDIA_REMOVED`], in the same transaction).
+pub(super) const RELEASE_MEDIA: &str = "UPDATE users SET media_bytes = media_bytes - \
+     (SELECT size FROM media WHERE path = $1 AND removed_at IS NULL) \
+     WHERE user_id = (SELECT owner FROM media WHERE path = $1 AND removed_at IS NULL)";
+
+/// Marks a live blob removed at `$2`.
+pub(super) const MARK_MEDIA_REMOVED: &str =
+    "UPDATE media SET removed_at = $2 WHERE path = $1 AND removed_at IS NULL";
+
+/// Saturating conversion of a byte count for a BIGINT column.
+pub(super) fn db_bytes(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
 
 /// Builds a roster from member ids.
 pub(super) fn roster(group_id: &str, mut members: Vec<String>) -> GroupRow {
@@ -308,8 +326,8 @@ macro_rules! impl_store {
                 let mut changed = std::collections::BTreeSet::new();
                 for copy in copies {
                     let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO messages (sender, recipient, client_id, group_id, envelope, self_copy, sent_at, expires_at, view_once) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (sender, client_id, recipient) DO NOTHING RETURNING id",
+                        "INSERT INTO messages (sender, recipient, client_id, group_id, envelope, self_copy, sent_at, expires_at, view_once, media_path) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sender, client_id, recipient) DO NOTHING RETURNING id",
                     )
                     .bind(sender)
                     .bind(&copy.recipient)
@@ -320,6 +338,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .bind(copy.expires_at)
                     .bind(copy.view_once)
+                    .bind(&copy.media_path)
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some(id) = inserted else {
@@ -390,20 +409,266 @@ macro_rules! impl_store {
                 Ok(!sides.is_empty())
             }
 
-            async fn sweep(&self, now: i64) -> Result<u64, StoreError> {
+            async fn sweep(&self, now: i64, stale_upload_before: i64) -> Result<SweepReport, StoreError> {
                 let mut tx = self.begin_write().await?;
+                let mut report = SweepReport::default();
+                let named: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT media_path FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1 AND media_path IS NOT NULL",
+                )
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
                 sqlx::query("DELETE FROM inbox WHERE message_id IN (SELECT id FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1)")
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                let swept = sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
+                report.messages = sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
                     .bind(now)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                 sqlx::query("DELETE FROM auth_challenges WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
+                report.shares = sqlx::query("DELETE FROM shares WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let mut doomed = Vec::new();
+                for path in named {
+                    let still_named: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE media_path = $1 LIMIT 1")
+                        .bind(&path)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if still_named.is_none() {
+                        doomed.push(path);
+                    }
+                }
+                let stale: Vec<String> = sqlx::query_scalar("SELECT path FROM media WHERE NOT complete AND removed_at IS NULL AND created_at < $1")
+                    .bind(stale_upload_before)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                doomed.extend(stale);
+                for path in doomed {
+                    sqlx::query(shared::RELEASE_MEDIA).bind(&path).execute(&mut *tx).await?;
+                    report.media += sqlx::query(shared::MARK_MEDIA_REMOVED)
+                        .bind(&path)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
                 tx.commit().await?;
-                Ok(swept)
+                Ok(report)
+            }
+
+            async fn reserve_media(&self, owner: &str, path: &str, bytes: u64, quota: u64, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let reserved = sqlx::query("UPDATE users SET media_bytes = media_bytes + $1 WHERE user_id = $2 AND media_bytes + $1 <= $3")
+                    .bind(shared::db_bytes(bytes))
+                    .bind(owner)
+                    .bind(shared::db_bytes(quota))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if reserved == 0 {
+                    let used: Option<i64> = sqlx::query_scalar("SELECT media_bytes FROM users WHERE user_id = $1")
+                        .bind(owner)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(used) = used else {
+                        return Err(StoreError::UnknownUser(owner.to_owned()));
+                    };
+                    return Err(StoreError::QuotaExceeded { used: used.max(0) as u64, wanted: bytes, quota });
+                }
+                sqlx::query("INSERT INTO media (path, owner, size, complete, created_at) VALUES ($1, $2, $3, FALSE, $4)")
+                    .bind(path)
+                    .bind(owner)
+                    .bind(shared::db_bytes(bytes))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn finish_media(&self, path: &str, size: u64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query("SELECT owner, size FROM media WHERE path = $1 AND NOT complete AND removed_at IS NULL")
+                    .bind(path)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    return Ok(());
+                };
+                let owner: String = row.try_get("owner")?;
+                let reserved: i64 = row.try_get("size")?;
+                sqlx::query("UPDATE users SET media_bytes = media_bytes - $1 WHERE user_id = $2")
+                    .bind(reserved - shared::db_bytes(size))
+                    .bind(&owner)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE media SET size = $1, complete = TRUE WHERE path = $2")
+                    .bind(shared::db_bytes(size))
+                    .bind(path)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn abandon_media(&self, path: &str) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(shared::RELEASE_MEDIA).bind(path).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM media WHERE path = $1").bind(path).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn media(&self, path: &str) -> Result<Option<MediaRow>, StoreError> {
+                let row = sqlx::query("SELECT path, owner, size, complete, removed_at FROM media WHERE path = $1")
+                    .bind(path)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(MediaRow {
+                    path: row.try_get("path")?,
+                    owner: row.try_get("owner")?,
+                    size: row.try_get::<i64, _>("size")?.max(0) as u64,
+                    complete: row.try_get("complete")?,
+                    removed_at: row.try_get("removed_at")?,
+                }))
+            }
+
+            async fn remove_media(&self, path: &str, now: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(shared::RELEASE_MEDIA).bind(path).execute(&mut *tx).await?;
+                let removed = sqlx::query(shared::MARK_MEDIA_REMOVED)
+                    .bind(path)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(removed == 1)
+            }
+
+            async fn media_usage(&self, owner: &str) -> Result<u64, StoreError> {
+                let used: Option<i64> = sqlx::query_scalar("SELECT media_bytes FROM users WHERE user_id = $1")
+                    .bind(owner)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(used.unwrap_or(0).max(0) as u64)
+            }
+
+            async fn mark_viewed(&self, user: &str, message_id: i64, now: i64) -> Result<(i64, Option<String>), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(concat!(
+                    "SELECT media_path, media_removed_at FROM messages WHERE id = $1 AND recipient = $2 AND view_once",
+                    $lock
+                ))
+                .bind(message_id)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::NoSuchViewOnce);
+                };
+                if let Some(viewed_at) = row.try_get::<Option<i64>, _>("media_removed_at")? {
+                    return Ok((viewed_at, None));
+                }
+                let media_path: Option<String> = row.try_get("media_path")?;
+                sqlx::query("UPDATE messages SET media_removed_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(message_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut removed = None;
+                if let Some(path) = media_path {
+                    let unviewed: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM messages WHERE media_path = $1 AND view_once AND media_removed_at IS NULL",
+                    )
+                    .bind(&path)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if unviewed == 0 {
+                        sqlx::query(shared::RELEASE_MEDIA).bind(&path).execute(&mut *tx).await?;
+                        let marked = sqlx::query(shared::MARK_MEDIA_REMOVED)
+                            .bind(&path)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        if marked == 1 {
+                            removed = Some(path);
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok((now, removed))
+            }
+
+            async fn media_to_purge(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar("SELECT path FROM media WHERE removed_at IS NOT NULL AND NOT purged ORDER BY removed_at LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn media_purged(&self, path: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE media SET purged = TRUE WHERE path = $1")
+                    .bind(path)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_share(&self, code: &str, blob: &[u8], views: u32, now: i64, expires_at: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO shares (code, blob, views_left, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(code)
+                    .bind(blob)
+                    .bind(i64::from(views))
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| shared::unique_or(e, StoreError::ShareCodeTaken))?;
+                Ok(())
+            }
+
+            async fn share_info(&self, code: &str, now: i64) -> Result<Option<(u32, i64)>, StoreError> {
+                let row = sqlx::query("SELECT views_left, expires_at FROM shares WHERE code = $1 AND views_left > 0 AND expires_at > $2")
+                    .bind(code)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let views: i64 = row.try_get("views_left")?;
+                Ok(Some((u32::try_from(views).unwrap_or(0), row.try_get("expires_at")?)))
+            }
+
+            async fn open_share(&self, code: &str, now: i64) -> Result<Option<(Vec<u8>, u32)>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = sqlx::query(
+                    "UPDATE shares SET views_left = views_left - 1 WHERE code = $1 AND views_left > 0 AND expires_at > $2 RETURNING blob, views_left",
+                )
+                .bind(code)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let blob: Vec<u8> = row.try_get("blob")?;
+                let left = u32::try_from(row.try_get::<i64, _>("views_left")?).unwrap_or(0);
+                if left == 0 {
+                    sqlx::query("DELETE FROM shares WHERE code = $1").bind(code).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(Some((blob, left)))
             }
 
             async fn create_group(&self, group_id: &str, members: &[String], now: i64) -> Result<GroupRow, StoreError> {

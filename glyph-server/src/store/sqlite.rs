@@ -12,8 +12,8 @@ use sqlx::sqlite::{
 
 use super::shared::{self, impl_store};
 use super::{
-    BundleRow, GroupRow, InboxRow, NewCopy, Registered, SignedPreKeyRow, StoreError, StoredCopy,
-    UserRow,
+    BundleRow, GroupRow, InboxRow, MediaRow, NewCopy, Registered, SignedPreKeyRow, StoreError,
+    StoredCopy, SweepReport, UserRow,
 };
 
 /// Storage in a SQLite file.

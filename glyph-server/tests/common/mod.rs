@@ -384,3 +384,33 @@ impl TestUser {
         page["messages"].as_array().unwrap().clone()
     }
 }
+
+impl TestServer {
+    /// Uploads raw bytes to `/v1/media` (with a Content-Length).
+    pub async fn upload(&self, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/media", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Downloads `/v1/<path>`: the status and the raw body.
+    pub async fn download(&self, token: &str, path: &str) -> (StatusCode, Vec<u8>) {
+        let response = self
+            .http
+            .get(format!("{}/v1/{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.bytes().await.unwrap().to_vec())
+    }
+}
