@@ -1,14 +1,46 @@
 //! The Glyph client library, and the `glyph` command line built on it.
 //!
-//! What it will hold (the client issue): account creation and restore from
-//! 12 words, login with a signed challenge and silent token renewal, prekey
-//! upkeep, Double Ratchet sessions per contact, text and group fan-out,
-//! media, disappearing messages, safety numbers, live receive over a
-//! WebSocket, and an encrypted local store. It is the only crate that makes
-//! HTTP or WebSocket calls.
+//! An app embeds [`Client`]: create an account ([`Client::create`], which
+//! returns the 12 words to show once) or restore one from its words
+//! ([`Client::restore`]), then send ([`Client::send_text`],
+//! [`Client::send_group_text`], [`Client::send_file`]), receive
+//! ([`Client::sync`], or [`Client::listen`] for live push), and read the
+//! history ([`Client::history`]). Everything is kept in an encrypted
+//! profile ([`vault`]) unlocked by the user's PIN. The server only ever
+//! sees ciphertext.
 //!
-//! Today it re-exports the crypto an app needs to create and restore an
-//! identity, so that apps depend on this crate alone.
+//! This is the only crate that makes HTTP or WebSocket calls; all the
+//! cryptography is `glyph-crypto`'s.
 #![forbid(unsafe_code)]
 
+mod client;
+mod contacts;
+mod content;
+mod error;
+mod http;
+mod live;
+mod lock;
+mod media;
+mod messaging;
+mod random;
+mod share;
+pub mod vault;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+
+pub use client::{Client, vault_path};
+pub use contacts::{Contact, KeyCheck};
+pub use content::{Content, MediaDescriptor};
+pub use error::ClientError;
 pub use glyph_crypto::{Identity, Mnemonic, PublicIdentity, safety_number};
+pub use http::{Api, Progress};
+pub use live::LiveEvent;
+pub use media::MAX_FILE_BYTES;
+pub use messaging::{Conversation, Delivery, Message, SendOptions};
+pub use share::{MAX_SHARE_BYTES, create_share, open_share};
+
+/// The user id of a signing key: its unpadded base64url (as the server
+/// assigns it).
+pub fn user_id_of(sign_pub: &glyph_crypto::SigningPublicKey) -> String {
+    Base64UrlUnpadded::encode_string(sign_pub.as_bytes())
+}

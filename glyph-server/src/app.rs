@@ -245,6 +245,37 @@ fn create_secret(path: &Path) -> Result<Vec<u8>, ServeError> {
     Ok(secret)
 }
 
+/// The whole `glyph-server` program: parses the command line and the
+/// `GLYPH_*` variables, sets up logging (`GLYPH_LOG`), and serves. The
+/// binary's `main` is this one call.
+pub fn main_from_args() -> std::process::ExitCode {
+    use clap::Parser;
+    use tracing_subscriber::EnvFilter;
+
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            EnvFilter::try_from_env("GLYPH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("glyph-server: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, |_| {})) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "glyph-server failed");
+            eprintln!("glyph-server: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Opens storage, then serves until SIGTERM or Ctrl-C, finishing requests
 /// in flight. `ready` receives the bound address.
 pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {

@@ -326,6 +326,15 @@ const OPERATIONS: &[Operation] = &[
         None,
     ),
     op(
+        "delete",
+        "/v1/prekeys/one-time",
+        true,
+        "Delete all of the caller's one-time prekeys (after a restore)",
+        None,
+        "204",
+        None,
+    ),
+    op(
         "get",
         "/v1/ws",
         true,

@@ -21,7 +21,10 @@ use crate::store::SignedPreKeyRow;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/prekeys/signed", put(put_signed))
-        .route("/v1/prekeys/one-time", post(add_one_time))
+        .route(
+            "/v1/prekeys/one-time",
+            post(add_one_time).delete(clear_one_time),
+        )
         .route("/v1/prekeys/count", get(count))
         .route("/v1/users/{user_id}/bundle", get(bundle))
 }
@@ -29,6 +32,16 @@ pub(super) fn router() -> Router<AppState> {
 fn caller_signing_key(sign_pub: &[u8]) -> Result<SigningPublicKey, ApiError> {
     let bytes: [u8; 32] = sign_pub.try_into().map_err(|_| ApiError::Internal)?;
     SigningPublicKey::from_bytes(&bytes).map_err(|_| ApiError::Internal)
+}
+
+/// Deletes the caller's one-time prekeys: a device restored from the words
+/// has none of their secrets, so a peer using one would fail.
+async fn clear_one_time(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.store().clear_one_time_prekeys(&caller.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn put_signed(

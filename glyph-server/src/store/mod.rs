@@ -248,6 +248,9 @@ pub trait Store: Send + Sync + 'static {
         keys: &[(u32, Vec<u8>)],
         max_stock: u64,
     ) -> Result<(), StoreError>;
+    /// Deletes all of a user's one-time prekeys (a restored device no longer
+    /// holds their secrets); returns how many.
+    async fn clear_one_time_prekeys(&self, user_id: &str) -> Result<u64, StoreError>;
     /// How many one-time prekeys are left, and the signed prekey's id.
     async fn prekey_count(&self, user_id: &str) -> Result<(u64, Option<u32>), StoreError>;
     /// The user's bundle, claiming (deleting) one one-time prekey.

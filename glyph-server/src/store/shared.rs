@@ -245,6 +245,14 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn clear_one_time_prekeys(&self, user_id: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query("DELETE FROM one_time_prekeys WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn prekey_count(&self, user_id: &str) -> Result<(u64, Option<u32>), StoreError> {
                 let stock: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM one_time_prekeys WHERE user_id = $1")
                     .bind(user_id)

@@ -1,0 +1,204 @@
+//! The client: one account on one server, its encrypted profile, and the
+//! operations an app calls. Accounts and prekeys are here; contacts,
+//! messaging and live receive add `impl Client` blocks in their modules.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use glyph_crypto::{Identity, Mnemonic, PreKeyStore, Seed};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+use crate::http::{Api, now};
+use crate::lock::ProfileLock;
+use crate::vault::{Batch, KdfParams, Vault};
+
+/// One-time prekeys kept on the server after a top-up.
+pub(crate) const PREKEY_TARGET: u64 = 100;
+/// Top up when fewer than this many are left.
+pub(crate) const PREKEY_LOW: u64 = 25;
+/// Rotate the signed prekey after this long.
+pub(crate) const SPK_ROTATE_SECS: i64 = 7 * 24 * 3600;
+/// Signed prekeys kept (the current one and older ones for messages still
+/// in flight): with weekly rotation, about four weeks.
+pub(crate) const SPK_KEEP: usize = 5;
+
+/// Vault record names.
+pub(crate) mod records {
+    pub(crate) const ACCOUNT: &str = "account";
+    pub(crate) const SEED: &str = "seed";
+    pub(crate) const PREKEYS: &str = "prekeys";
+    pub(crate) const CURSOR: &str = "cursor";
+    pub(crate) const CONTACTS: &str = "contacts";
+    pub(crate) const OUTBOX: &str = "outbox";
+    pub(crate) fn sessions(peer: &str) -> String {
+        format!("sessions:{peer}")
+    }
+    pub(crate) fn timer(conversation: &str) -> String {
+        format!("timer:{conversation}")
+    }
+}
+
+/// The account record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Account {
+    pub server: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub spk_rotated_at: i64,
+}
+
+/// The profile file inside a profile directory.
+pub fn vault_path(profile: &Path) -> PathBuf {
+    profile.join("glyph.vault")
+}
+
+/// A signed-in client.
+pub struct Client {
+    pub(crate) api: Api,
+    pub(crate) vault: Vault,
+    pub(crate) identity: Arc<Identity>,
+    pub(crate) user_id: String,
+    pub(crate) lock: ProfileLock,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("user_id", &self.user_id).field("server", &self.api.base()).finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Creates an account: new 12 words, a profile in `profile` locked by
+    /// `pin`, registration and prekeys on `server`. Returns the client and
+    /// the words, which are shown to the user once and never stored.
+    pub async fn create(profile: &Path, pin: &str, server: &str) -> Result<(Self, Mnemonic), ClientError> {
+        let mnemonic = Mnemonic::generate()?;
+        let client = Self::set_up(profile, pin, server, &mnemonic, false).await?;
+        Ok((client, mnemonic))
+    }
+
+    /// Restores an account from its 12 words on this device: the same
+    /// identity and keys. The new device replaces the old one's prekeys and
+    /// reads its own sent history back from the server's self-copies.
+    pub async fn restore(profile: &Path, pin: &str, server: &str, words: &str) -> Result<Self, ClientError> {
+        let mnemonic = Mnemonic::parse(words)?;
+        let client = Self::set_up(profile, pin, server, &mnemonic, true).await?;
+        client.sync().await?;
+        Ok(client)
+    }
+
+    async fn set_up(profile: &Path, pin: &str, server: &str, mnemonic: &Mnemonic, restoring: bool) -> Result<Self, ClientError> {
+        std::fs::create_dir_all(profile)?;
+        let seed = mnemonic.to_seed("");
+        let identity = Arc::new(Identity::from_seed(&seed)?);
+        let api = Api::new(server, identity.clone())?;
+        let record = api.register().await?;
+        api.login().await?;
+        let vault = Vault::create(&vault_path(profile), pin, KdfParams::default()).await?;
+        let mut prekeys = PreKeyStore::new();
+        let spk = prekeys.rotate_signed_prekey(&identity)?;
+        let opks = prekeys.generate_one_time_prekeys(PREKEY_TARGET as u32)?;
+        let account = Account { server: api.base().to_owned(), user_id: record.user_id.clone(), created_at: now(), spk_rotated_at: now() };
+        // The keys are stored before they are published, so a crash in
+        // between never leaves published keys without their secrets.
+        let mut batch = Batch::default();
+        vault.put(&mut batch, records::SEED, seed.as_bytes())?;
+        vault.put(&mut batch, records::PREKEYS, &prekeys.to_bytes())?;
+        vault.put_json(&mut batch, records::ACCOUNT, &account)?;
+        vault.put_json(&mut batch, records::CURSOR, &0i64)?;
+        vault.commit(batch).await?;
+        if restoring {
+            api.clear_one_time_prekeys().await?;
+        }
+        api.put_signed_prekey(&spk).await?;
+        api.add_one_time_prekeys(&opks).await?;
+        Ok(Self { api, vault, identity, user_id: record.user_id, lock: ProfileLock::new(profile)? })
+    }
+
+    /// Opens an existing profile with its PIN and signs in.
+    pub async fn open(profile: &Path, pin: &str) -> Result<Self, ClientError> {
+        let vault = Vault::open(&vault_path(profile), pin).await?;
+        let account: Account = vault.get_json(records::ACCOUNT).await?.ok_or(ClientError::CorruptStore("no account record"))?;
+        let seed_bytes = vault.get(records::SEED).await?.ok_or(ClientError::CorruptStore("no seed"))?;
+        let seed: Zeroizing<[u8; 64]> = Zeroizing::new(seed_bytes.as_slice().try_into().map_err(|_| ClientError::CorruptStore("seed"))?);
+        let identity = Arc::new(Identity::from_seed(&Seed::from_bytes(*seed))?);
+        let api = Api::new(&account.server, identity.clone())?;
+        Ok(Self { api, vault, identity, user_id: account.user_id, lock: ProfileLock::new(profile)? })
+    }
+
+    /// My user id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// My public identity.
+    pub fn public_identity(&self) -> glyph_crypto::PublicIdentity {
+        self.identity.public()
+    }
+
+    /// My short safety code (`xxxx · xxxx · xxxx`).
+    pub fn safety_code(&self) -> String {
+        self.identity.public().fingerprint()
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &str {
+        self.api.base()
+    }
+
+    /// The HTTP API, for calls this type does not wrap.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// Sets my handle in the server's directory.
+    pub async fn set_handle(&self, handle: &str) -> Result<(), ClientError> {
+        self.api.set_handle(handle).await.map(|_| ())
+    }
+
+    pub(crate) async fn account(&self) -> Result<Account, ClientError> {
+        self.vault.get_json(records::ACCOUNT).await?.ok_or(ClientError::CorruptStore("no account record"))
+    }
+
+    pub(crate) async fn prekeys(&self) -> Result<PreKeyStore, ClientError> {
+        let bytes = self.vault.get(records::PREKEYS).await?.ok_or(ClientError::CorruptStore("no prekeys"))?;
+        Ok(PreKeyStore::from_bytes(&bytes)?)
+    }
+
+    /// Prekey upkeep: tops up one-time prekeys when the server runs low and
+    /// rotates the signed prekey weekly, keeping older ones for messages in
+    /// flight. Returns how many one-time prekeys it uploaded.
+    pub async fn maintain_prekeys(&self) -> Result<u64, ClientError> {
+        let _guard = self.lock.acquire().await?;
+        let count = self.api.prekey_count().await?;
+        let mut account = self.account().await?;
+        let rotate = count.signed_prekey_id.is_none() || now() - account.spk_rotated_at > SPK_ROTATE_SECS;
+        let top_up = if count.one_time < PREKEY_LOW { PREKEY_TARGET - count.one_time } else { 0 };
+        if !rotate && top_up == 0 {
+            return Ok(0);
+        }
+        let mut prekeys = self.prekeys().await?;
+        let spk = if rotate {
+            account.spk_rotated_at = now();
+            let spk = prekeys.rotate_signed_prekey(&self.identity)?;
+            prekeys.retire_signed_prekeys(SPK_KEEP);
+            Some(spk)
+        } else {
+            None
+        };
+        let opks = prekeys.generate_one_time_prekeys(top_up as u32)?;
+        let mut batch = Batch::default();
+        self.vault.put(&mut batch, records::PREKEYS, &prekeys.to_bytes())?;
+        self.vault.put_json(&mut batch, records::ACCOUNT, &account)?;
+        self.vault.commit(batch).await?;
+        if let Some(spk) = spk {
+            self.api.put_signed_prekey(&spk).await?;
+        }
+        if !opks.is_empty() {
+            self.api.add_one_time_prekeys(&opks).await?;
+        }
+        Ok(top_up)
+    }
+}

@@ -1,0 +1,111 @@
+//! The client's one error type.
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// Everything that can go wrong in the client, each with a clear message.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The server could not be reached (or the connection broke).
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    /// The server refused the request.
+    #[error("the server refused: {message} ({code}, HTTP {status})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The stable error code (see docs/api.md).
+        code: String,
+        /// The server's message.
+        message: String,
+        /// Extra details (e.g. a roster mismatch's members).
+        details: Option<Value>,
+    },
+    /// The server answered something that is not the API.
+    #[error("the server's answer was malformed: {0}")]
+    BadResponse(String),
+    /// A cryptographic check failed (bad signature, failed decryption...).
+    #[error("crypto: {0}")]
+    Crypto(#[from] glyph_crypto::Error),
+    /// A wire object failed to decode.
+    #[error("decoding: {0}")]
+    Decode(#[from] glyph_crypto::DecodeError),
+    /// The 12 words are not valid.
+    #[error("the recovery words are not valid: {0}")]
+    Mnemonic(#[from] glyph_crypto::MnemonicError),
+    /// The PIN does not unlock this profile.
+    #[error("wrong PIN or passphrase")]
+    WrongPin,
+    /// An empty PIN was given.
+    #[error("the PIN or passphrase may not be empty")]
+    EmptyPin,
+    /// No profile at this place.
+    #[error("no profile at {0}: run `glyph init` or `glyph restore` first")]
+    NoProfile(String),
+    /// A profile already exists there.
+    #[error("a profile already exists at {0}")]
+    ProfileExists(String),
+    /// The local store is damaged (or not a Glyph profile).
+    #[error("the local store is damaged: {0}")]
+    CorruptStore(&'static str),
+    /// A local database error.
+    #[error("local store: {0}")]
+    Store(#[from] sqlx::Error),
+    /// A user's keys are not bound by a valid signature: the server (or
+    /// someone in between) handed out keys the user never published.
+    #[error("the keys published for {0} are not signed by that user: do not trust this contact")]
+    BadBinding(String),
+    /// A contact's keys changed since they were first seen; sending is
+    /// refused until the change is accepted (after verifying again).
+    #[error("the keys of {0} changed: verify the safety number again, then accept the change")]
+    KeyChanged(String),
+    /// A user, contact or group the caller named is unknown.
+    #[error("unknown {0}")]
+    Unknown(String),
+    /// No stored message with this local id.
+    #[error("no message {0}")]
+    UnknownMessage(i64),
+    /// A file is larger than the server accepts.
+    #[error("the file is {size} bytes; the limit is {limit}")]
+    FileTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A downloaded file does not match the SHA-256 its sender sealed.
+    #[error("the downloaded file does not match its checksum: it was altered")]
+    Integrity,
+    /// A media message was viewed once already and is gone.
+    #[error("this view-once media was already viewed")]
+    AlreadyViewed,
+    /// The message is not what the operation needs (e.g. not media).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A local file could not be read or written.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The operating system's random generator failed.
+    #[error("the random number generator failed")]
+    Rng,
+}
+
+impl ClientError {
+    /// The server's error code, if the server refused.
+    pub fn api_code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(err: reqwest::Error) -> Self {
+        if err.is_decode() {
+            ClientError::BadResponse(err.to_string())
+        } else {
+            ClientError::Network(err.to_string())
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The device's encrypted store: one SQLite file holding the identity seed,
+//! prekeys, sessions, contacts, timers and message history, every value
+//! sealed with XChaCha20-Poly1305 under a key derived from the user's PIN or
+//! passphrase with Argon2id. Without the PIN the file shows no secret: no
+//! key, no contact, no message text, not even which names records have
+//! (record names are HMAC tags under a key from the same PIN).
+//!
+//! What is in the clear: the KDF's salt and parameters, a check value that
+//! tells a wrong PIN from a damaged file, how many records and messages
+//! there are, their sizes, and messages' expiry times (so that expired ones
+//! can be deleted without the PIN).
+//!
+//! Writes that belong together (a decrypted message, the session that
+//! decrypted it and the inbox cursor) go in one [`Batch`], one transaction.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::XChaCha20Poly1305;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::ClientError;
+
+const FORMAT: &[u8] = b"glyph-vault-v1";
+const CHECK_PLAINTEXT: &[u8] = b"glyph vault key check";
+const NONCE_LEN: usize = 24;
+
+/// Argon2id cost. The default is OWASP's recommended minimum for Argon2id
+/// (19 MiB, 2 passes, 1 lane); the parameters are stored in the file, so a
+/// later version can raise them for new vaults without breaking old ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl KdfParams {
+    fn encode(self) -> Vec<u8> {
+        [self.memory_kib, self.iterations, self.parallelism]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
+        let field = |i: usize| -> Result<u32, ClientError> {
+            bytes
+                .get(i * 4..i * 4 + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)
+                .ok_or(ClientError::CorruptStore("KDF parameters"))
+        };
+        if bytes.len() != 12 {
+            return Err(ClientError::CorruptStore("KDF parameters"));
+        }
+        Ok(Self {
+            memory_kib: field(0)?,
+            iterations: field(1)?,
+            parallelism: field(2)?,
+        })
+    }
+}
+
+/// The two keys a PIN unlocks: one seals values, one tags names.
+struct VaultKeys {
+    seal: Zeroizing<[u8; 32]>,
+    tag: Zeroizing<[u8; 32]>,
+}
+
+impl VaultKeys {
+    fn derive(pin: &str, salt: &[u8], params: KdfParams) -> Result<Self, ClientError> {
+        let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+            .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
+        let mut master = Zeroizing::new([0u8; 32]);
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
+            .hash_password_into(pin.as_bytes(), salt, master.as_mut())
+            .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
+        let hkdf = Hkdf::<Sha256>::new(Some(FORMAT), master.as_ref());
+        let mut seal = Zeroizing::new([0u8; 32]);
+        let mut tag = Zeroizing::new([0u8; 32]);
+        hkdf.expand(b"seal", seal.as_mut())
+            .and_then(|()| hkdf.expand(b"tag", tag.as_mut()))
+            .map_err(|_| ClientError::CorruptStore("key derivation"))?;
+        Ok(Self { seal, tag })
+    }
+}
+
+/// A message row as stored: the sealed body and what indexes it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredMessage {
+    /// Local row id.
+    pub local_id: i64,
+    /// The decrypted body (JSON of [`crate::Message`] without its id).
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+/// Writes applied together in one transaction.
+#[derive(Default)]
+pub(crate) struct Batch {
+    ops: Vec<Op>,
+}
+
+enum Op {
+    Put { tag: Vec<u8>, value: Vec<u8> },
+    Delete { tag: Vec<u8> },
+    InsertMessage { conversation: Vec<u8>, dedup: Vec<u8>, sort: i64, expires_at: Option<i64>, body: Vec<u8> },
+    UpdateMessage { local_id: i64, body: Vec<u8> },
+}
+
+/// The encrypted store of one profile.
+pub struct Vault {
+    pool: SqlitePool,
+    keys: VaultKeys,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").finish_non_exhaustive()
+    }
+}
+
+async fn connect(path: &Path, create: bool) -> Result<SqlitePool, ClientError> {
+    let url = format!("sqlite:{}", path.display());
+    let options = SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    for statement in [
+        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS records (tag BLOB PRIMARY KEY, value BLOB NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation BLOB NOT NULL, \
+         dedup BLOB NOT NULL UNIQUE, sort INTEGER NOT NULL, expires_at INTEGER, body BLOB NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, sort, id)",
+    ] {
+        sqlx::query(statement).execute(&pool).await?;
+    }
+    Ok(pool)
+}
+
+impl Vault {
+    /// Creates a vault at `path` locked by `pin`. Refuses to overwrite one.
+    pub async fn create(path: &Path, pin: &str, params: KdfParams) -> Result<Self, ClientError> {
+        if path.exists() {
+            return Err(ClientError::ProfileExists(path.display().to_string()));
+        }
+        if pin.is_empty() {
+            return Err(ClientError::EmptyPin);
+        }
+        let pool = connect(path, true).await?;
+        let salt = crate::random::bytes::<16>()?;
+        let keys = VaultKeys::derive(pin, &salt, params)?;
+        let vault = Self { pool, keys };
+        let check = vault.seal(b"meta:check", CHECK_PLAINTEXT)?;
+        let mut tx = vault.pool.begin().await?;
+        for (name, value) in [("format", FORMAT.to_vec()), ("salt", salt.to_vec()), ("kdf", params.encode()), ("check", check)] {
+            sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)").bind(name).bind(value).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(vault)
+    }
+
+    /// Opens the vault at `path` with `pin`: [`ClientError::WrongPin`] if
+    /// the PIN does not unlock it.
+    pub async fn open(path: &Path, pin: &str) -> Result<Self, ClientError> {
+        if !path.exists() {
+            return Err(ClientError::NoProfile(path.display().to_string()));
+        }
+        let pool = connect(path, false).await?;
+        let meta = |name: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM meta WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&pool)
+                    .await?
+                    .ok_or(ClientError::CorruptStore(name))
+            }
+        };
+        if meta("format").await? != FORMAT {
+            return Err(ClientError::CorruptStore("format"));
+        }
+        let salt = meta("salt").await?;
+        let params = KdfParams::decode(&meta("kdf").await?)?;
+        let check = meta("check").await?;
+        let keys = VaultKeys::derive(pin, &salt, params)?;
+        let vault = Self { pool, keys };
+        let opened = vault.open_sealed(b"meta:check", &check).map_err(|_| ClientError::WrongPin)?;
+        if !bool::from(opened.as_slice().ct_eq(CHECK_PLAINTEXT)) {
+            return Err(ClientError::WrongPin);
+        }
+        Ok(vault)
+    }
+
+    fn seal(&self, label: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, ClientError> {
+        let nonce = crate::random::bytes::<NONCE_LEN>()?;
+        let cipher = XChaCha20Poly1305::new((&*self.keys.seal).into());
+        let ct = cipher
+            .encrypt((&nonce).into(), Payload { msg: plaintext, aad: label })
+            .map_err(|_| ClientError::CorruptStore("sealing a record"))?;
+        Ok([nonce.as_slice(), &ct].concat())
+    }
+
+    fn open_sealed(&self, label: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, ClientError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(ClientError::CorruptStore("record"));
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| ClientError::CorruptStore("record"))?;
+        let cipher = XChaCha20Poly1305::new((&*self.keys.seal).into());
+        cipher
+            .decrypt(nonce.into(), Payload { msg: ct, aad: label })
+            .map(Zeroizing::new)
+            .map_err(|_| ClientError::CorruptStore("a record failed to decrypt"))
+    }
+
+    /// The tag that stands for a name in the file.
+    fn tag(&self, name: &str) -> Result<Vec<u8>, ClientError> {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(self.keys.tag.as_ref())
+            .map_err(|_| ClientError::CorruptStore("tag key"))?;
+        mac.update(name.as_bytes());
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// A record's value.
+    pub(crate) async fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, ClientError> {
+        let tag = self.tag(name)?;
+        let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM records WHERE tag = $1")
+            .bind(&tag)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|sealed| self.open_sealed(&tag, &sealed)).transpose()
+    }
+
+    /// A record as JSON.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ClientError> {
+        self.get(name)
+            .await?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|_| ClientError::CorruptStore("a record is not valid JSON")))
+            .transpose()
+    }
+
+    /// Applies a batch of writes in one transaction.
+    pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = Vec::new();
+        for op in batch.ops {
+            match op {
+                Op::Put { tag, value } => {
+                    sqlx::query("INSERT INTO records (tag, value) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET value = excluded.value")
+                        .bind(tag)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Op::Delete { tag } => {
+                    sqlx::query("DELETE FROM records WHERE tag = $1").bind(tag).execute(&mut *tx).await?;
+                }
+                Op::InsertMessage { conversation, dedup, sort, expires_at, body } => {
+                    let id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO messages (conversation, dedup, sort, expires_at, body) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (dedup) DO NOTHING RETURNING id",
+                    )
+                    .bind(conversation)
+                    .bind(dedup)
+                    .bind(sort)
+                    .bind(expires_at)
+                    .bind(body)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    inserted.extend(id);
+                }
+                Op::UpdateMessage { local_id, body } => {
+                    sqlx::query("UPDATE messages SET body = $1 WHERE id = $2").bind(body).bind(local_id).execute(&mut *tx).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Adds "set `name` to `value`" to a batch.
+    pub(crate) fn put(&self, batch: &mut Batch, name: &str, value: &[u8]) -> Result<(), ClientError> {
+        let tag = self.tag(name)?;
+        let value = self.seal(&tag, value)?;
+        batch.ops.push(Op::Put { tag, value });
+        Ok(())
+    }
+
+    /// Adds "set `name` to this JSON" to a batch.
+    pub(crate) fn put_json<T: serde::Serialize>(&self, batch: &mut Batch, name: &str, value: &T) -> Result<(), ClientError> {
+        let bytes = Zeroizing::new(serde_json::to_vec(value).map_err(|_| ClientError::CorruptStore("encoding a record"))?);
+        self.put(batch, name, &bytes)
+    }
+
+    /// Adds "delete `name`" to a batch.
+    pub(crate) fn delete(&self, batch: &mut Batch, name: &str) -> Result<(), ClientError> {
+        batch.ops.push(Op::Delete { tag: self.tag(name)? });
+        Ok(())
+    }
+
+    /// Sets one record now.
+    pub(crate) async fn put_now<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), ClientError> {
+        let mut batch = Batch::default();
+        self.put_json(&mut batch, name, value)?;
+        self.commit(batch).await.map(|_| ())
+    }
+
+    /// The local id of the message with this de-duplication key, if stored.
+    pub(crate) async fn message_id(&self, dedup_key: &str) -> Result<Option<i64>, ClientError> {
+        Ok(sqlx::query_scalar("SELECT id FROM messages WHERE dedup = $1")
+            .bind(self.tag(&format!("dedup:{dedup_key}"))?)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Adds a message to a batch (ignored if its de-duplication key is
+    /// already stored).
+    pub(crate) fn insert_message(
+        &self,
+        batch: &mut Batch,
+        conversation: &str,
+        dedup_key: &str,
+        sort: i64,
+        expires_at: Option<i64>,
+        body: &[u8],
+    ) -> Result<(), ClientError> {
+        let dedup = self.tag(&format!("dedup:{dedup_key}"))?;
+        let body = self.seal(&dedup, body)?;
+        batch.ops.push(Op::InsertMessage {
+            conversation: self.tag(&format!("conversation:{conversation}"))?,
+            dedup,
+            sort,
+            expires_at,
+            body,
+        });
+        Ok(())
+    }
+
+    /// Rewrites a stored message's body (same de-duplication key).
+    pub(crate) async fn update_message(&self, local_id: i64, body: &[u8]) -> Result<(), ClientError> {
+        let dedup: Vec<u8> = sqlx::query_scalar("SELECT dedup FROM messages WHERE id = $1")
+            .bind(local_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ClientError::UnknownMessage(local_id))?;
+        let body = self.seal(&dedup, body)?;
+        let mut batch = Batch::default();
+        batch.ops.push(Op::UpdateMessage { local_id, body });
+        self.commit(batch).await.map(|_| ())
+    }
+
+    /// A conversation's unexpired messages, oldest first.
+    pub(crate) async fn messages(&self, conversation: &str, now: i64) -> Result<Vec<StoredMessage>, ClientError> {
+        let rows = sqlx::query(
+            "SELECT id, dedup, body FROM messages WHERE conversation = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY sort, id",
+        )
+        .bind(self.tag(&format!("conversation:{conversation}"))?)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let dedup: Vec<u8> = row.try_get("dedup")?;
+                let sealed: Vec<u8> = row.try_get("body")?;
+                Ok(StoredMessage { local_id: row.try_get("id")?, body: self.open_sealed(&dedup, &sealed)? })
+            })
+            .collect()
+    }
+
+    /// One message by local id.
+    pub(crate) async fn message(&self, local_id: i64) -> Result<StoredMessage, ClientError> {
+        let row = sqlx::query("SELECT dedup, body FROM messages WHERE id = $1")
+            .bind(local_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(ClientError::UnknownMessage(local_id))?;
+        let dedup: Vec<u8> = row.try_get("dedup")?;
+        let sealed: Vec<u8> = row.try_get("body")?;
+        Ok(StoredMessage { local_id, body: self.open_sealed(&dedup, &sealed)? })
+    }
+
+    /// Deletes messages whose time has passed; returns how many.
+    pub(crate) async fn delete_expired(&self, now: i64) -> Result<u64, ClientError> {
+        Ok(sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Closes the file.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
