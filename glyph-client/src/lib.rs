@@ -26,6 +26,9 @@ mod random;
 mod share;
 pub mod vault;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 pub use client::{Client, vault_path};

@@ -1,5 +1,5 @@
 //! `glyph`: the command line. Everything is in `glyph_client::cli`.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    glyph_client::cli::main_from_args()
 }

@@ -1,0 +1,141 @@
+//! The end-to-end harness: the server as a separate process on a loopback
+//! port (killed and restarted on the same port when a test asks), and
+//! clients with their own profile directories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use glyph_client::{Client, Conversation, Message};
+
+/// The PIN every test profile uses.
+pub const PIN: &str = "correct horse 1";
+
+/// A running server process and its data directory.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    listen: String,
+    data: tempfile::TempDir,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a fresh server (SQLite in a temporary directory).
+    pub fn start(extra: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = Self { child: None, url: String::new(), listen: "127.0.0.1:0".into(), data, extra: extra.iter().map(|s| (*s).to_owned()).collect() };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_e2e-glyph-server"))
+            .arg("--listen")
+            .arg(&self.listen)
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(&self.extra)
+            .env("GLYPH_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.split("addr=").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    sent = true;
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server did not start within 30 s");
+        self.listen = addr.clone();
+        self.url = format!("http://{addr}");
+        self.child = Some(child);
+    }
+
+    /// Kills the server without warning (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        for attempt in 0.. {
+            // The port can take a moment to be free again.
+            if std::net::TcpListener::bind(&self.listen).is_ok() || attempt == 50 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A person: a profile directory and a client.
+pub struct Person {
+    /// The client.
+    pub client: Client,
+    /// The profile directory.
+    pub profile: PathBuf,
+    /// The recovery words (shown once at creation).
+    pub words: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Person {
+    /// A new account on `server`.
+    pub async fn new(server: &Server) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("profile");
+        let (client, words) = Client::create(&profile, PIN, &server.url).await.unwrap();
+        Self { client, profile, words: words.phrase().to_owned(), _dir: dir }
+    }
+
+    /// My user id.
+    pub fn id(&self) -> String {
+        self.client.user_id().to_owned()
+    }
+
+    /// The texts of a conversation's history, in order.
+    pub async fn texts(&self, conversation: &Conversation) -> Vec<String> {
+        self.client.history(conversation).await.unwrap().iter().map(|m| m.content.summary()).collect()
+    }
+
+    /// Syncs and returns the texts of the new messages.
+    pub async fn read(&self) -> Vec<String> {
+        self.client.sync().await.unwrap().iter().map(|m| m.content.summary()).collect()
+    }
+
+    /// Syncs and returns the new messages.
+    pub async fn read_messages(&self) -> Vec<Message> {
+        self.client.sync().await.unwrap()
+    }
+}
+
+/// The directory of the e2e crate (for scripts).
+pub fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The command-line program.
+pub fn glyph_program() -> &'static str {
+    env!("CARGO_BIN_EXE_e2e-glyph")
+}
