@@ -61,6 +61,11 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server's SQLite database file.
+    pub fn database(&self) -> PathBuf {
+        self.data.path().join("glyph.db")
+    }
+
     /// Kills the server without warning (SIGKILL).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
