@@ -19,6 +19,9 @@ fn two_people_chat_with_the_command_line() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the script failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the script failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("command-line walk-through: ok"), "{stdout}");
 }

@@ -15,7 +15,11 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     bob.client.set_handle("bob").await.unwrap();
-    let (contact, check) = alice.client.add_contact("@bob", Some("Bobby")).await.unwrap();
+    let (contact, check) = alice
+        .client
+        .add_contact("@bob", Some("Bobby"))
+        .await
+        .unwrap();
     assert_eq!(check, KeyCheck::New);
     assert_eq!(contact.user_id, bob.id());
 
@@ -28,12 +32,25 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
 
     // Bob replies; then both write at once, before reading (crossing
     // ratchet steps), several times over.
-    bob.client.send_text(&alice.id(), "hello alice").await.unwrap();
+    bob.client
+        .send_text(&alice.id(), "hello alice")
+        .await
+        .unwrap();
     assert_eq!(alice.read().await, ["hello alice"]);
     for round in 0..3 {
-        alice.client.send_text(&bob.id(), &format!("a{round}")).await.unwrap();
-        bob.client.send_text(&alice.id(), &format!("b{round}")).await.unwrap();
-        bob.client.send_text(&alice.id(), &format!("b{round}'")).await.unwrap();
+        alice
+            .client
+            .send_text(&bob.id(), &format!("a{round}"))
+            .await
+            .unwrap();
+        bob.client
+            .send_text(&alice.id(), &format!("b{round}"))
+            .await
+            .unwrap();
+        bob.client
+            .send_text(&alice.id(), &format!("b{round}'"))
+            .await
+            .unwrap();
     }
     assert_eq!(alice.read().await, ["b0", "b0'", "b1", "b1'", "b2", "b2'"]);
     assert_eq!(bob.read().await, ["a0", "a1", "a2"]);
@@ -42,7 +59,10 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
     let with_bob = Conversation::Peer(bob.id());
     let alice_view = alice.texts(&with_bob).await;
     assert_eq!(alice_view.len(), 3 + 1 + 9);
-    assert_eq!(alice_view[..4], ["hi bob", "are you there?", "ping", "hello alice"]);
+    assert_eq!(
+        alice_view[..4],
+        ["hi bob", "are you there?", "ping", "hello alice"]
+    );
     let bob_view = bob.texts(&Conversation::Peer(alice.id())).await;
     assert_eq!(bob_view.len(), 13);
 
@@ -51,7 +71,15 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
     assert_eq!(number, bob.client.safety_number(&alice.id()).await.unwrap());
     assert_eq!(number.len(), 60);
     alice.client.verify_contact(&bob.id()).await.unwrap();
-    assert!(alice.client.contact(&bob.id()).await.unwrap().unwrap().verified);
+    assert!(
+        alice
+            .client
+            .contact(&bob.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .verified
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,16 +90,27 @@ async fn a_group_of_five_with_an_add_and_a_remove() {
         people.push(Person::new(&server).await);
     }
     let (a, b, c, d, e) = (&people[0], &people[1], &people[2], &people[3], &people[4]);
-    let group = a.client.create_group(&[&b.id(), &c.id(), &d.id()]).await.unwrap();
+    let group = a
+        .client
+        .create_group(&[&b.id(), &c.id(), &d.id()])
+        .await
+        .unwrap();
     assert_eq!(group.members.len(), 4);
     let gid = group.group_id.clone();
-    let sent = a.client.send_group_text(&gid, "welcome, four of us").await.unwrap();
+    let sent = a
+        .client
+        .send_group_text(&gid, "welcome, four of us")
+        .await
+        .unwrap();
     for member in [b, c, d] {
         let new = member.read_messages().await;
         assert_eq!(new.len(), 1);
         assert_eq!(new[0].content.summary(), "welcome, four of us");
         assert_eq!(new[0].conversation, Conversation::Group(gid.clone()));
-        assert_eq!(new[0].client_id, sent.client_id, "one message, one client id");
+        assert_eq!(
+            new[0].client_id, sent.client_id,
+            "one message, one client id"
+        );
     }
     assert!(e.read().await.is_empty());
 
@@ -91,7 +130,10 @@ async fn a_group_of_five_with_an_add_and_a_remove() {
     assert_eq!(history, ["c has left", "hi e", "welcome, four of us"]);
     // A removed member can no longer send to the group.
     let refused = c.client.send_group_text(&gid, "still here?").await;
-    assert!(matches!(refused, Err(ClientError::Api { status: 404, .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::Api { status: 404, .. })),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +149,14 @@ async fn a_second_device_restored_from_the_words_reads_its_own_history() {
     // The same words on a new device: the same identity, and my sent
     // messages come back from the self-copies.
     let dir = tempfile::tempdir().unwrap();
-    let restored = Client::restore(&dir.path().join("p"), "another pin", &server.url, &alice.words.to_uppercase()).await.unwrap();
+    let restored = Client::restore(
+        &dir.path().join("p"),
+        "another pin",
+        &server.url,
+        &alice.words.to_uppercase(),
+    )
+    .await
+    .unwrap();
     assert_eq!(restored.user_id(), alice.id());
     assert_eq!(restored.safety_code(), alice.client.safety_code());
     let history: Vec<(bool, String)> = restored
@@ -119,13 +168,22 @@ async fn a_second_device_restored_from_the_words_reads_its_own_history() {
         .collect();
     assert_eq!(history[0], (true, "one".to_owned()));
     assert_eq!(history[2], (true, "three".to_owned()));
-    assert!(history[1].1.contains("could not decrypt"), "Bob's message was for the old device's session: {history:?}");
+    assert!(
+        history[1].1.contains("could not decrypt"),
+        "Bob's message was for the old device's session: {history:?}"
+    );
 
     // The new device talks to Bob: a new session, which Bob switches to.
     restored.send_text(&bob.id(), "new phone").await.unwrap();
     assert_eq!(bob.read().await, ["three", "new phone"]);
     bob.client.send_text(&alice.id(), "got it").await.unwrap();
-    let new: Vec<String> = restored.sync().await.unwrap().iter().map(|m| m.content.summary()).collect();
+    let new: Vec<String> = restored
+        .sync()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.content.summary())
+        .collect();
     assert_eq!(new, ["got it"]);
 
     // Wrong words and wrong PINs are clear errors.

@@ -16,7 +16,10 @@ async fn a_server_restart_mid_conversation_loses_nothing_and_live_receive_resume
     let alice = Arc::new(Person::new(&server).await);
     let bob = Person::new(&server).await;
     alice.client.send_text(&bob.id(), "before").await.unwrap();
-    bob.client.send_text(&alice.id(), "reply before").await.unwrap();
+    bob.client
+        .send_text(&alice.id(), "reply before")
+        .await
+        .unwrap();
 
     // Alice listens live the whole time.
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -54,29 +57,76 @@ async fn a_server_restart_mid_conversation_loses_nothing_and_live_receive_resume
 
     // kill -9 in the middle of the conversation.
     server.kill();
-    let queued = bob.client.send_text(&alice.id(), "sent while the server was down").await.unwrap();
-    assert_eq!(queued.delivery, Delivery::Pending, "kept in the outbox, not lost");
+    let queued = bob
+        .client
+        .send_text(&alice.id(), "sent while the server was down")
+        .await
+        .unwrap();
+    assert_eq!(
+        queued.delivery,
+        Delivery::Pending,
+        "kept in the outbox, not lost"
+    );
     let refused = bob.client.sync().await;
-    assert!(matches!(refused, Err(ClientError::Network(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ClientError::Network(_))),
+        "{refused:?}"
+    );
 
     server.restart();
     // Bob's next sync sends the queued message first; then more.
     assert_eq!(bob.read().await, ["before"]);
-    bob.client.send_text(&alice.id(), "and after").await.unwrap();
+    bob.client
+        .send_text(&alice.id(), "and after")
+        .await
+        .unwrap();
     wait_for(3).await;
-    assert_eq!(*seen.lock().unwrap(), ["reply before", "sent while the server was down", "and after"]);
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, LiveEvent::Reconnecting(..))), "it noticed the outage");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "reply before",
+            "sent while the server was down",
+            "and after"
+        ]
+    );
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, LiveEvent::Reconnecting(..))),
+        "it noticed the outage"
+    );
 
     // Nothing twice: a sync after live receive finds nothing new, and the
     // history holds each message once, in order.
     assert!(alice.read().await.is_empty());
     let history = alice.texts(&Conversation::Peer(bob.id())).await;
-    assert_eq!(history, ["before", "reply before", "sent while the server was down", "and after"]);
-    let bob_history = bob.client.history(&Conversation::Peer(alice.id())).await.unwrap();
-    assert!(bob_history.iter().all(|m| m.delivery != Delivery::Pending), "{bob_history:?}");
+    assert_eq!(
+        history,
+        [
+            "before",
+            "reply before",
+            "sent while the server was down",
+            "and after"
+        ]
+    );
+    let bob_history = bob
+        .client
+        .history(&Conversation::Peer(alice.id()))
+        .await
+        .unwrap();
+    assert!(
+        bob_history.iter().all(|m| m.delivery != Delivery::Pending),
+        "{bob_history:?}"
+    );
 
     // And the conversation goes on.
-    alice.client.send_text(&bob.id(), "welcome back").await.unwrap();
+    alice
+        .client
+        .send_text(&bob.id(), "welcome back")
+        .await
+        .unwrap();
     assert_eq!(bob.read().await, ["welcome back"]);
     stop_tx.send(()).unwrap();
     listener.await.unwrap().unwrap();
@@ -84,13 +134,21 @@ async fn a_server_restart_mid_conversation_loses_nothing_and_live_receive_resume
 
 /// Runs SQL on the server's database (the server is the attacker here).
 fn tamper(server: &Server, sql: &str) {
-    let status = std::process::Command::new("sqlite3").arg(server.database()).arg(sql).status().unwrap();
+    let status = std::process::Command::new("sqlite3")
+        .arg(server.database())
+        .arg(sql)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_swapped_by_the_server_are_caught() {
-    if std::process::Command::new("sqlite3").arg("--version").output().is_err() {
+    if std::process::Command::new("sqlite3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: no sqlite3 program to play the lying server with");
         return;
     }
@@ -98,14 +156,34 @@ async fn keys_swapped_by_the_server_are_caught() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     let carol = Person::new(&server).await;
-    alice.client.add_contact(&bob.id(), Some("bob")).await.unwrap();
+    alice
+        .client
+        .add_contact(&bob.id(), Some("bob"))
+        .await
+        .unwrap();
 
     // The server hands out Carol's DH key (and prekeys) as Bob's.
-    let carol_dh = carol.client.public_identity().dh_pub.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>();
-    tamper(&server, &format!("UPDATE users SET dh_pub = x'{carol_dh}' WHERE user_id = '{}'", bob.id()));
+    let carol_dh = carol
+        .client
+        .public_identity()
+        .dh_pub
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    tamper(
+        &server,
+        &format!(
+            "UPDATE users SET dh_pub = x'{carol_dh}' WHERE user_id = '{}'",
+            bob.id()
+        ),
+    );
     // The directory record no longer carries Bob's signature over its keys.
     let lookup = alice.client.add_contact(&bob.id(), None).await;
-    assert!(matches!(lookup, Err(ClientError::BadBinding(_))), "{lookup:?}");
+    assert!(
+        matches!(lookup, Err(ClientError::BadBinding(_))),
+        "{lookup:?}"
+    );
     // A bundle with the swapped key is a key change: nothing is sent.
     let send = alice.client.send_text("bob", "secret").await;
     assert!(matches!(send, Err(ClientError::KeyChanged(_))), "{send:?}");
@@ -113,5 +191,8 @@ async fn keys_swapped_by_the_server_are_caught() {
     assert!(contact.changed_dh_pub.is_some() && !contact.verified);
     assert!(bob.read().await.is_empty());
     // Verifying is refused until the change is accepted.
-    assert!(matches!(alice.client.verify_contact(&bob.id()).await, Err(ClientError::KeyChanged(_))));
+    assert!(matches!(
+        alice.client.verify_contact(&bob.id()).await,
+        Err(ClientError::KeyChanged(_))
+    ));
 }

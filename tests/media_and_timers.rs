@@ -12,7 +12,9 @@ use common::*;
 use glyph_client::{ClientError, Content, Conversation};
 
 fn file_of(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,42 +32,117 @@ async fn files_go_both_ways_and_a_view_once_photo_opens_once() {
         assert!(done <= total);
         seen.store(done, Ordering::SeqCst);
     });
-    alice.client.send_media(&to_bob, "report.pdf", &report, false, Some(progress)).await.unwrap();
-    assert_eq!(uploaded.load(Ordering::SeqCst), report.len() as u64 + 16, "progress reached the whole blob");
+    alice
+        .client
+        .send_media(&to_bob, "report.pdf", &report, false, Some(progress))
+        .await
+        .unwrap();
+    assert_eq!(
+        uploaded.load(Ordering::SeqCst),
+        report.len() as u64 + 16,
+        "progress reached the whole blob"
+    );
     let received = bob.read_messages().await;
-    let Content::Media(descriptor) = &received[0].content else { panic!("{received:?}") };
-    assert_eq!((descriptor.name.as_str(), descriptor.mime.as_str(), descriptor.size), ("report.pdf", "application/pdf", 700_000));
-    let (_, opened) = bob.client.open_media(received[0].local_id, None).await.unwrap();
+    let Content::Media(descriptor) = &received[0].content else {
+        panic!("{received:?}")
+    };
+    assert_eq!(
+        (
+            descriptor.name.as_str(),
+            descriptor.mime.as_str(),
+            descriptor.size
+        ),
+        ("report.pdf", "application/pdf", 700_000)
+    );
+    let (_, opened) = bob
+        .client
+        .open_media(received[0].local_id, None)
+        .await
+        .unwrap();
     assert_eq!(opened, report);
     // Not view-once: it opens again.
-    assert_eq!(bob.client.open_media(received[0].local_id, None).await.unwrap().1, report);
+    assert_eq!(
+        bob.client
+            .open_media(received[0].local_id, None)
+            .await
+            .unwrap()
+            .1,
+        report
+    );
 
     // And back, from a file on disk.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, b"notes from bob").unwrap();
-    bob.client.send_file(&to_alice, &path, false, None).await.unwrap();
+    bob.client
+        .send_file(&to_alice, &path, false, None)
+        .await
+        .unwrap();
     let received = alice.read_messages().await;
-    assert_eq!(alice.client.open_media(received[0].local_id, None).await.unwrap().1, b"notes from bob");
+    assert_eq!(
+        alice
+            .client
+            .open_media(received[0].local_id, None)
+            .await
+            .unwrap()
+            .1,
+        b"notes from bob"
+    );
 
     // A view-once photo: viewed once, then gone here and on the server.
     let photo = file_of(50_000, 9);
-    let sent = alice.client.send_media(&to_bob, "photo.jpg", &photo, true, None).await.unwrap();
-    let Content::Media(sent_descriptor) = &sent.content else { panic!() };
+    let sent = alice
+        .client
+        .send_media(&to_bob, "photo.jpg", &photo, true, None)
+        .await
+        .unwrap();
+    let Content::Media(sent_descriptor) = &sent.content else {
+        panic!()
+    };
     let received = bob.read_messages().await;
     assert!(received[0].content.summary().contains("view-once"));
-    assert_eq!(bob.client.open_media(received[0].local_id, None).await.unwrap().1, photo);
+    assert_eq!(
+        bob.client
+            .open_media(received[0].local_id, None)
+            .await
+            .unwrap()
+            .1,
+        photo
+    );
     let again = bob.client.open_media(received[0].local_id, None).await;
-    assert!(matches!(again, Err(ClientError::AlreadyViewed)), "{again:?}");
-    let on_server = alice.client.api().download_media(&sent_descriptor.path, 1 << 20, None).await;
-    assert!(matches!(on_server, Err(ClientError::Api { status: 410, .. })), "{on_server:?}");
-    assert_eq!(alice.client.api().media_usage().await.unwrap().used_bytes, 700_016, "only the report is stored");
+    assert!(
+        matches!(again, Err(ClientError::AlreadyViewed)),
+        "{again:?}"
+    );
+    let on_server = alice
+        .client
+        .api()
+        .download_media(&sent_descriptor.path, 1 << 20, None)
+        .await;
+    assert!(
+        matches!(on_server, Err(ClientError::Api { status: 410, .. })),
+        "{on_server:?}"
+    );
+    assert_eq!(
+        alice.client.api().media_usage().await.unwrap().used_bytes,
+        700_016,
+        "only the report is stored"
+    );
 
     // Too large: refused before any upload.
     let huge = vec![0u8; 25 * 1024 * 1024 + 1];
-    let refused = alice.client.send_media(&to_bob, "big.bin", &huge, false, None).await;
-    assert!(matches!(refused, Err(ClientError::FileTooLarge { .. })), "{refused:?}");
-    assert_eq!(alice.client.api().media_usage().await.unwrap().used_bytes, 700_016);
+    let refused = alice
+        .client
+        .send_media(&to_bob, "big.bin", &huge, false, None)
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::FileTooLarge { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        alice.client.api().media_usage().await.unwrap().used_bytes,
+        700_016
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,17 +151,28 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     let with_bob = Conversation::Peer(bob.id());
-    alice.client.send_text(&bob.id(), "this one stays").await.unwrap();
+    alice
+        .client
+        .send_text(&bob.id(), "this one stays")
+        .await
+        .unwrap();
     alice.client.set_timer(&with_bob, Some(2)).await.unwrap();
     assert_eq!(alice.client.timer(&with_bob).await.unwrap(), Some(2));
-    let sent = alice.client.send_text(&bob.id(), "burn after reading").await.unwrap();
+    let sent = alice
+        .client
+        .send_text(&bob.id(), "burn after reading")
+        .await
+        .unwrap();
     assert!(sent.expires_at.is_some());
     assert_eq!(bob.read().await, ["this one stays", "burn after reading"]);
     assert_eq!(alice.texts(&with_bob).await.len(), 2);
 
     tokio::time::sleep(Duration::from_millis(3200)).await;
     assert_eq!(alice.texts(&with_bob).await, ["this one stays"]);
-    assert_eq!(bob.texts(&Conversation::Peer(alice.id())).await, ["this one stays"]);
+    assert_eq!(
+        bob.texts(&Conversation::Peer(alice.id())).await,
+        ["this one stays"]
+    );
     // The server deleted its copies too.
     let page = bob.client.api().inbox(0, 100).await.unwrap();
     assert_eq!(page.messages.len(), 1);
@@ -92,5 +180,13 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
     assert_eq!(page.messages.len(), 1);
 
     alice.client.set_timer(&with_bob, None).await.unwrap();
-    assert!(alice.client.send_text(&bob.id(), "kept again").await.unwrap().expires_at.is_none());
+    assert!(
+        alice
+            .client
+            .send_text(&bob.id(), "kept again")
+            .await
+            .unwrap()
+            .expires_at
+            .is_none()
+    );
 }

@@ -281,7 +281,7 @@ pub enum PushFrame {
     /// An inbox entry, in `seq` order.
     Message {
         /// The entry.
-        message: InboxMessage,
+        message: Box<InboxMessage>,
     },
     /// Everything up to now has been sent; what follows is live.
     CaughtUp {

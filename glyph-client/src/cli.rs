@@ -210,7 +210,11 @@ enum ShareAction {
 /// Runs the command line; the `glyph` binary's `main` is this one call.
 pub fn main_from_args() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("glyph: cannot start: {err}");
@@ -232,7 +236,10 @@ pub fn exit_code(err: &ClientError) -> u8 {
         ClientError::WrongPin | ClientError::EmptyPin | ClientError::NoProfile(_) => 3,
         ClientError::Network(_) => 4,
         ClientError::Api { .. } | ClientError::BadResponse(_) => 5,
-        ClientError::Crypto(_) | ClientError::Decode(_) | ClientError::Integrity | ClientError::BadBinding(_) => 6,
+        ClientError::Crypto(_)
+        | ClientError::Decode(_)
+        | ClientError::Integrity
+        | ClientError::BadBinding(_) => 6,
         ClientError::KeyChanged(_) => 7,
         _ => 1,
     }
@@ -244,11 +251,15 @@ fn profile_dir(cli: &Cli) -> Result<PathBuf, ClientError> {
     }
     std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".glyph"))
-        .ok_or(ClientError::Unsupported("no --profile given and HOME is not set"))
+        .ok_or(ClientError::Unsupported(
+            "no --profile given and HOME is not set",
+        ))
 }
 
 fn server(cli: &Cli) -> Result<String, ClientError> {
-    cli.server.clone().ok_or(ClientError::Unsupported("give the server with --server URL (or GLYPH_SERVER)"))
+    cli.server.clone().ok_or(ClientError::Unsupported(
+        "give the server with --server URL (or GLYPH_SERVER)",
+    ))
 }
 
 fn read_pin(confirm: bool) -> Result<String, ClientError> {
@@ -280,7 +291,11 @@ fn format_time(unix: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", secs / 3600, secs % 3600 / 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 async fn name_of(client: &Client, user_id: &str) -> String {
@@ -297,15 +312,30 @@ async fn print_message(client: &Client, message: &Message) {
     let from = name_of(client, &message.sender).await;
     let place = match &message.conversation {
         Conversation::Group(id) => format!(" in group {id}"),
-        Conversation::Peer(peer) if message.outgoing => format!(" to {}", name_of(client, peer).await),
+        Conversation::Peer(peer) if message.outgoing => {
+            format!(" to {}", name_of(client, peer).await)
+        }
         Conversation::Peer(_) => String::new(),
     };
-    let timer = if message.expires_at.is_some() { " (disappearing)" } else { "" };
-    println!("[{}] {} {from}{place}{timer}: {}", message.local_id, format_time(message.sent_at), message.content.summary());
+    let timer = if message.expires_at.is_some() {
+        " (disappearing)"
+    } else {
+        ""
+    };
+    println!(
+        "[{}] {} {from}{place}{timer}: {}",
+        message.local_id,
+        format_time(message.sent_at),
+        message.content.summary()
+    );
 }
 
 fn progress_bar(total: u64) -> (indicatif::ProgressBar, crate::Progress) {
-    let bar = if std::io::stderr().is_terminal() { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let shown = bar.clone();
     let report: crate::Progress = Arc::new(move |done, all| {
         shown.set_length(all.max(1));
@@ -320,8 +350,15 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             let profile = profile_dir(&cli)?;
             let pin = read_pin(true)?;
             let (client, words) = Client::create(&profile, &pin, &server(&cli)?).await?;
-            println!("Your recovery words (write them down; they are shown only this once):\n\n    {}\n", words.phrase());
-            println!("user id:     {}\nsafety code: {}", client.user_id(), client.safety_code());
+            println!(
+                "Your recovery words (write them down; they are shown only this once):\n\n    {}\n",
+                words.phrase()
+            );
+            println!(
+                "user id:     {}\nsafety code: {}",
+                client.user_id(),
+                client.safety_code()
+            );
         }
         Command::Restore => {
             let words = match std::env::var("GLYPH_WORDS") {
@@ -335,13 +372,24 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             };
             let pin = read_pin(true)?;
             let client = Client::restore(&profile_dir(&cli)?, &pin, &server(&cli)?, &words).await?;
-            println!("Restored {} (safety code {}).", client.user_id(), client.safety_code());
+            println!(
+                "Restored {} (safety code {}).",
+                client.user_id(),
+                client.safety_code()
+            );
         }
         Command::Whoami => {
             let client = open(&cli).await?;
-            println!("user id:     {}\nsafety code: {}\nserver:      {}", client.user_id(), client.safety_code(), client.server());
+            println!(
+                "user id:     {}\nsafety code: {}\nserver:      {}",
+                client.user_id(),
+                client.safety_code(),
+                client.server()
+            );
         }
-        Command::Handle { action: HandleAction::Set { handle } } => {
+        Command::Handle {
+            action: HandleAction::Set { handle },
+        } => {
             open(&cli).await?.set_handle(handle).await?;
             println!("Your handle is now @{}.", handle.to_ascii_lowercase());
         }
@@ -349,8 +397,19 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         Command::Send { to, text, expires } => {
             let client = open(&cli).await?;
             let peer = client.resolve(to).await?;
-            let options = crate::SendOptions { expires_in: *expires, ..Default::default() };
-            let sent = client.send(&Conversation::Peer(peer), Content::Text { body: text.join(" ") }, options).await?;
+            let options = crate::SendOptions {
+                expires_in: *expires,
+                ..Default::default()
+            };
+            let sent = client
+                .send(
+                    &Conversation::Peer(peer),
+                    Content::Text {
+                        body: text.join(" "),
+                    },
+                    options,
+                )
+                .await?;
             report_sent(&sent);
         }
         Command::Read { who, group } => {
@@ -397,7 +456,10 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
                         },
                         |event| match event {
                             LiveEvent::CaughtUp => eprintln!("(up to date)"),
-                            LiveEvent::Reconnecting(delay, why) => eprintln!("(connection lost: {why}; retrying in {} s)", delay.as_secs()),
+                            LiveEvent::Reconnecting(delay, why) => eprintln!(
+                                "(connection lost: {why}; retrying in {} s)",
+                                delay.as_secs()
+                            ),
                         },
                     )
                     .await;
@@ -408,11 +470,22 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             result?;
         }
         Command::Group { action } => group(&cli, action).await?,
-        Command::SendFile { to, path, view_once, group } => {
+        Command::SendFile {
+            to,
+            path,
+            view_once,
+            group,
+        } => {
             let client = open(&cli).await?;
-            let conversation = if *group { Conversation::Group(to.clone()) } else { Conversation::Peer(client.resolve(to).await?) };
+            let conversation = if *group {
+                Conversation::Group(to.clone())
+            } else {
+                Conversation::Peer(client.resolve(to).await?)
+            };
             let (bar, progress) = progress_bar(std::fs::metadata(path)?.len());
-            let sent = client.send_file(&conversation, path, *view_once, Some(progress)).await?;
+            let sent = client
+                .send_file(&conversation, path, *view_once, Some(progress))
+                .await?;
             bar.finish_and_clear();
             report_sent(&sent);
         }
@@ -421,10 +494,20 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             let (bar, progress) = progress_bar(0);
             let (descriptor, file) = client.open_media(*message, Some(progress)).await?;
             bar.finish_and_clear();
-            let target = out.clone().unwrap_or_else(|| PathBuf::from(safe_file_name(&descriptor.name)));
+            let target = out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(safe_file_name(&descriptor.name)));
             std::fs::write(&target, &file)?;
-            let once = if descriptor.view_once { " (view-once: it is now deleted from the server)" } else { "" };
-            println!("Saved {} ({} bytes, checksum verified){once}.", target.display(), file.len());
+            let once = if descriptor.view_once {
+                " (view-once: it is now deleted from the server)"
+            } else {
+                ""
+            };
+            println!(
+                "Saved {} ({} bytes, checksum verified){once}.",
+                target.display(),
+                file.len()
+            );
         }
         Command::Timer { who, seconds } => {
             let client = open(&cli).await?;
@@ -432,7 +515,9 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             let seconds = if seconds == "off" {
                 None
             } else {
-                Some(seconds.parse::<u64>().map_err(|_| ClientError::Unsupported("the timer is a number of seconds, or off"))?)
+                Some(seconds.parse::<u64>().map_err(|_| {
+                    ClientError::Unsupported("the timer is a number of seconds, or off")
+                })?)
             };
             client.set_timer(&conversation, seconds).await?;
             match seconds {
@@ -447,7 +532,10 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
 
 fn report_sent(message: &Message) {
     match message.delivery {
-        crate::Delivery::Pending => println!("Queued [{}]: the server is unreachable; it goes out with the next read or listen.", message.local_id),
+        crate::Delivery::Pending => println!(
+            "Queued [{}]: the server is unreachable; it goes out with the next read or listen.",
+            message.local_id
+        ),
         _ => println!("Sent [{}].", message.local_id),
     }
 }
@@ -456,7 +544,11 @@ fn report_sent(message: &Message) {
 fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
-    if cleaned.is_empty() || cleaned == "." || cleaned == ".." { "received-file".into() } else { cleaned }
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "received-file".into()
+    } else {
+        cleaned
+    }
 }
 
 async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
@@ -466,10 +558,18 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
             let (contact, check) = client.add_contact(who, name.as_deref()).await?;
             match check {
                 crate::KeyCheck::Changed => {
-                    println!("WARNING: the keys of {} changed since you added them. Compare the safety number again.", contact.display_name());
+                    println!(
+                        "WARNING: the keys of {} changed since you added them. Compare the safety number again.",
+                        contact.display_name()
+                    );
                     return Err(ClientError::KeyChanged(contact.display_name()));
                 }
-                _ => println!("Added {} ({}), safety code {}.", contact.display_name(), contact.user_id, contact.identity()?.fingerprint()),
+                _ => println!(
+                    "Added {} ({}), safety code {}.",
+                    contact.display_name(),
+                    contact.user_id,
+                    contact.identity()?.fingerprint()
+                ),
             }
         }
         ContactAction::Verify { who, yes } => {
@@ -478,8 +578,14 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
                 client.add_contact(&user, None).await?;
             }
             let number = client.safety_number(&user).await?;
-            let grouped: Vec<&str> = (0..12).filter_map(|i| number.get(i * 5..i * 5 + 5)).collect();
-            println!("Safety number with {who}:\n\n    {}\n    {}\n", grouped[..6].join(" "), grouped[6..].join(" "));
+            let grouped: Vec<&str> = (0..12)
+                .filter_map(|i| number.get(i * 5..i * 5 + 5))
+                .collect();
+            println!(
+                "Safety number with {who}:\n\n    {}\n    {}\n",
+                grouped[..6].join(" "),
+                grouped[6..].join(" ")
+            );
             let confirmed = *yes || {
                 print!("Does it match what {who} sees? [y/N] ");
                 std::io::stdout().flush()?;
@@ -497,7 +603,9 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
         ContactAction::Accept { who } => {
             let user = client.resolve(who).await?;
             client.accept_key_change(&user).await?;
-            println!("Accepted the new keys of {who}. Compare the safety number again: glyph contact verify {who}");
+            println!(
+                "Accepted the new keys of {who}. Compare the safety number again: glyph contact verify {who}"
+            );
         }
         ContactAction::List => {
             for contact in client.contacts().await? {
@@ -550,7 +658,12 @@ async fn group(cli: &Cli, action: &GroupAction) -> Result<(), ClientError> {
 
 async fn share(cli: &Cli, action: &ShareAction) -> Result<(), ClientError> {
     match action {
-        ShareAction::Create { text, file, views, ttl } => {
+        ShareAction::Create {
+            text,
+            file,
+            views,
+            ttl,
+        } => {
             let secret = match (text, file) {
                 (Some(text), _) => text.clone().into_bytes(),
                 (None, Some(path)) => std::fs::read(path)?,
@@ -566,7 +679,10 @@ async fn share(cli: &Cli, action: &ShareAction) -> Result<(), ClientError> {
             };
             let (link, expires_at) = crate::create_share(&server, &secret, *views, *ttl).await?;
             println!("{}", link.to_url());
-            eprintln!("Opens {views} time(s), until {} UTC. Anyone with the link can open it.", format_time(expires_at));
+            eprintln!(
+                "Opens {views} time(s), until {} UTC. Anyone with the link can open it.",
+                format_time(expires_at)
+            );
         }
         ShareAction::Open { link } => {
             let (secret, left) = crate::open_share(link).await?;

@@ -65,7 +65,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("user_id", &self.user_id).field("server", &self.api.base()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("user_id", &self.user_id)
+            .field("server", &self.api.base())
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +76,11 @@ impl Client {
     /// Creates an account: new 12 words, a profile in `profile` locked by
     /// `pin`, registration and prekeys on `server`. Returns the client and
     /// the words, which are shown to the user once and never stored.
-    pub async fn create(profile: &Path, pin: &str, server: &str) -> Result<(Self, Mnemonic), ClientError> {
+    pub async fn create(
+        profile: &Path,
+        pin: &str,
+        server: &str,
+    ) -> Result<(Self, Mnemonic), ClientError> {
         let mnemonic = Mnemonic::generate()?;
         let client = Self::set_up(profile, pin, server, &mnemonic, false).await?;
         Ok((client, mnemonic))
@@ -82,14 +89,25 @@ impl Client {
     /// Restores an account from its 12 words on this device: the same
     /// identity and keys. The new device replaces the old one's prekeys and
     /// reads its own sent history back from the server's self-copies.
-    pub async fn restore(profile: &Path, pin: &str, server: &str, words: &str) -> Result<Self, ClientError> {
+    pub async fn restore(
+        profile: &Path,
+        pin: &str,
+        server: &str,
+        words: &str,
+    ) -> Result<Self, ClientError> {
         let mnemonic = Mnemonic::parse(words)?;
         let client = Self::set_up(profile, pin, server, &mnemonic, true).await?;
         client.sync().await?;
         Ok(client)
     }
 
-    async fn set_up(profile: &Path, pin: &str, server: &str, mnemonic: &Mnemonic, restoring: bool) -> Result<Self, ClientError> {
+    async fn set_up(
+        profile: &Path,
+        pin: &str,
+        server: &str,
+        mnemonic: &Mnemonic,
+        restoring: bool,
+    ) -> Result<Self, ClientError> {
         std::fs::create_dir_all(profile)?;
         let seed = mnemonic.to_seed("");
         let identity = Arc::new(Identity::from_seed(&seed)?);
@@ -100,7 +118,12 @@ impl Client {
         let mut prekeys = PreKeyStore::new();
         let spk = prekeys.rotate_signed_prekey(&identity)?;
         let opks = prekeys.generate_one_time_prekeys(PREKEY_TARGET as u32)?;
-        let account = Account { server: api.base().to_owned(), user_id: record.user_id.clone(), created_at: now(), spk_rotated_at: now() };
+        let account = Account {
+            server: api.base().to_owned(),
+            user_id: record.user_id.clone(),
+            created_at: now(),
+            spk_rotated_at: now(),
+        };
         // The keys are stored before they are published, so a crash in
         // between never leaves published keys without their secrets.
         let mut batch = Batch::default();
@@ -114,18 +137,41 @@ impl Client {
         }
         api.put_signed_prekey(&spk).await?;
         api.add_one_time_prekeys(&opks).await?;
-        Ok(Self { api, vault, identity, user_id: record.user_id, lock: ProfileLock::new(profile)? })
+        Ok(Self {
+            api,
+            vault,
+            identity,
+            user_id: record.user_id,
+            lock: ProfileLock::new(profile)?,
+        })
     }
 
     /// Opens an existing profile with its PIN and signs in.
     pub async fn open(profile: &Path, pin: &str) -> Result<Self, ClientError> {
         let vault = Vault::open(&vault_path(profile), pin).await?;
-        let account: Account = vault.get_json(records::ACCOUNT).await?.ok_or(ClientError::CorruptStore("no account record"))?;
-        let seed_bytes = vault.get(records::SEED).await?.ok_or(ClientError::CorruptStore("no seed"))?;
-        let seed: Zeroizing<[u8; 64]> = Zeroizing::new(seed_bytes.as_slice().try_into().map_err(|_| ClientError::CorruptStore("seed"))?);
+        let account: Account = vault
+            .get_json(records::ACCOUNT)
+            .await?
+            .ok_or(ClientError::CorruptStore("no account record"))?;
+        let seed_bytes = vault
+            .get(records::SEED)
+            .await?
+            .ok_or(ClientError::CorruptStore("no seed"))?;
+        let seed: Zeroizing<[u8; 64]> = Zeroizing::new(
+            seed_bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| ClientError::CorruptStore("seed"))?,
+        );
         let identity = Arc::new(Identity::from_seed(&Seed::from_bytes(*seed))?);
         let api = Api::new(&account.server, identity.clone())?;
-        Ok(Self { api, vault, identity, user_id: account.user_id, lock: ProfileLock::new(profile)? })
+        Ok(Self {
+            api,
+            vault,
+            identity,
+            user_id: account.user_id,
+            lock: ProfileLock::new(profile)?,
+        })
     }
 
     /// My user id.
@@ -159,11 +205,18 @@ impl Client {
     }
 
     pub(crate) async fn account(&self) -> Result<Account, ClientError> {
-        self.vault.get_json(records::ACCOUNT).await?.ok_or(ClientError::CorruptStore("no account record"))
+        self.vault
+            .get_json(records::ACCOUNT)
+            .await?
+            .ok_or(ClientError::CorruptStore("no account record"))
     }
 
     pub(crate) async fn prekeys(&self) -> Result<PreKeyStore, ClientError> {
-        let bytes = self.vault.get(records::PREKEYS).await?.ok_or(ClientError::CorruptStore("no prekeys"))?;
+        let bytes = self
+            .vault
+            .get(records::PREKEYS)
+            .await?
+            .ok_or(ClientError::CorruptStore("no prekeys"))?;
         Ok(PreKeyStore::from_bytes(&bytes)?)
     }
 
@@ -174,8 +227,13 @@ impl Client {
         let _guard = self.lock.acquire().await?;
         let count = self.api.prekey_count().await?;
         let mut account = self.account().await?;
-        let rotate = count.signed_prekey_id.is_none() || now() - account.spk_rotated_at > SPK_ROTATE_SECS;
-        let top_up = if count.one_time < PREKEY_LOW { PREKEY_TARGET - count.one_time } else { 0 };
+        let rotate =
+            count.signed_prekey_id.is_none() || now() - account.spk_rotated_at > SPK_ROTATE_SECS;
+        let top_up = if count.one_time < PREKEY_LOW {
+            PREKEY_TARGET - count.one_time
+        } else {
+            0
+        };
         if !rotate && top_up == 0 {
             return Ok(0);
         }
@@ -190,8 +248,10 @@ impl Client {
         };
         let opks = prekeys.generate_one_time_prekeys(top_up as u32)?;
         let mut batch = Batch::default();
-        self.vault.put(&mut batch, records::PREKEYS, &prekeys.to_bytes())?;
-        self.vault.put_json(&mut batch, records::ACCOUNT, &account)?;
+        self.vault
+            .put(&mut batch, records::PREKEYS, &prekeys.to_bytes())?;
+        self.vault
+            .put_json(&mut batch, records::ACCOUNT, &account)?;
         self.vault.commit(batch).await?;
         if let Some(spk) = spk {
             self.api.put_signed_prekey(&spk).await?;

@@ -46,7 +46,10 @@ impl Contact {
     }
 
     pub(crate) fn identity(&self) -> Result<PublicIdentity, ClientError> {
-        PublicIdentity::from_json_value(&serde_json::json!({"sign_pub": self.sign_pub, "dh_pub": self.dh_pub})).map_err(ClientError::from)
+        PublicIdentity::from_json_value(
+            &serde_json::json!({"sign_pub": self.sign_pub, "dh_pub": self.dh_pub}),
+        )
+        .map_err(ClientError::from)
     }
 }
 
@@ -63,12 +66,19 @@ pub enum KeyCheck {
 
 /// Whether `text` looks like a user id (43 characters of base64url).
 fn is_user_id(text: &str) -> bool {
-    text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Client {
     pub(crate) async fn contacts_map(&self) -> Result<BTreeMap<String, Contact>, ClientError> {
-        Ok(self.vault.get_json(records::CONTACTS).await?.unwrap_or_default())
+        Ok(self
+            .vault
+            .get_json(records::CONTACTS)
+            .await?
+            .unwrap_or_default())
     }
 
     /// My contacts.
@@ -87,7 +97,11 @@ impl Client {
         let contacts = self.contacts_map().await?;
         let bare = who.strip_prefix('@').unwrap_or(who);
         if let Some(contact) = contacts.values().find(|c| {
-            c.user_id == who || c.petname.as_deref() == Some(who) || c.handle.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(bare))
+            c.user_id == who
+                || c.petname.as_deref() == Some(who)
+                || c.handle
+                    .as_deref()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(bare))
         }) {
             return Ok(contact.user_id.clone());
         }
@@ -100,12 +114,25 @@ impl Client {
 
     /// Adds (or refreshes) a contact from the directory, checking the
     /// binding signature. `who` is a handle or user id.
-    pub async fn add_contact(&self, who: &str, petname: Option<&str>) -> Result<(Contact, KeyCheck), ClientError> {
+    pub async fn add_contact(
+        &self,
+        who: &str,
+        petname: Option<&str>,
+    ) -> Result<(Contact, KeyCheck), ClientError> {
         let bare = who.strip_prefix('@').unwrap_or(who);
-        let (record, identity) = if is_user_id(who) { self.api.user(who).await? } else { self.api.user_by_handle(bare).await? };
+        let (record, identity) = if is_user_id(who) {
+            self.api.user(who).await?
+        } else {
+            self.api.user_by_handle(bare).await?
+        };
         let _guard = self.lock.acquire().await?;
-        let check = self.note_keys(&record.user_id, &identity, record.handle.clone(), petname).await?;
-        let contact = self.contact(&record.user_id).await?.ok_or_else(|| ClientError::Unknown(format!("contact {who}")))?;
+        let check = self
+            .note_keys(&record.user_id, &identity, record.handle.clone(), petname)
+            .await?;
+        let contact = self
+            .contact(&record.user_id)
+            .await?
+            .ok_or_else(|| ClientError::Unknown(format!("contact {who}")))?;
         Ok((contact, check))
     }
 
@@ -167,7 +194,10 @@ impl Client {
     /// The 60-digit safety number shared with a contact: compare it with
     /// them in person or over a trusted channel, then [`Client::verify_contact`].
     pub async fn safety_number(&self, user_id: &str) -> Result<String, ClientError> {
-        let contact = self.contact(user_id).await?.ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
+        let contact = self
+            .contact(user_id)
+            .await?
+            .ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
         Ok(safety_number(&self.identity.public(), &contact.identity()?))
     }
 
@@ -176,7 +206,9 @@ impl Client {
     pub async fn verify_contact(&self, user_id: &str) -> Result<(), ClientError> {
         let _guard = self.lock.acquire().await?;
         let mut contacts = self.contacts_map().await?;
-        let contact = contacts.get_mut(user_id).ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
+        let contact = contacts
+            .get_mut(user_id)
+            .ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
         if contact.changed_dh_pub.is_some() {
             return Err(ClientError::KeyChanged(contact.display_name()));
         }
@@ -189,7 +221,9 @@ impl Client {
     pub async fn accept_key_change(&self, user_id: &str) -> Result<(), ClientError> {
         let _guard = self.lock.acquire().await?;
         let mut contacts = self.contacts_map().await?;
-        let contact = contacts.get_mut(user_id).ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
+        let contact = contacts
+            .get_mut(user_id)
+            .ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
         if let Some(new) = contact.changed_dh_pub.take() {
             contact.dh_pub = new;
             contact.verified = false;
@@ -198,10 +232,16 @@ impl Client {
     }
 
     /// Sets or clears a contact's petname.
-    pub async fn set_petname(&self, user_id: &str, petname: Option<&str>) -> Result<(), ClientError> {
+    pub async fn set_petname(
+        &self,
+        user_id: &str,
+        petname: Option<&str>,
+    ) -> Result<(), ClientError> {
         let _guard = self.lock.acquire().await?;
         let mut contacts = self.contacts_map().await?;
-        let contact = contacts.get_mut(user_id).ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
+        let contact = contacts
+            .get_mut(user_id)
+            .ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
         contact.petname = petname.map(str::to_owned);
         self.vault.put_now(records::CONTACTS, &contacts).await
     }

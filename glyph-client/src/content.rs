@@ -70,7 +70,8 @@ pub enum Content {
 impl Content {
     /// The content as the bytes sealed into an envelope.
     pub(crate) fn to_wire(&self) -> Result<Vec<u8>, crate::ClientError> {
-        serde_json::to_vec(self).map_err(|_| crate::ClientError::Unsupported("content cannot be encoded"))
+        serde_json::to_vec(self)
+            .map_err(|_| crate::ClientError::Unsupported("content cannot be encoded"))
     }
 
     /// Reads sealed bytes; anything that is not a JSON object of a known
@@ -110,7 +111,10 @@ mod tests {
             br#"{"type":"media","path":"media/u/0","key":"k","nonce":"n","name":"a.png","mime":"image/png","size":3,"sha256":"ab","view_once":true}"#,
         );
         assert!(matches!(media, Content::Media(ref m) if m.view_once && m.size == 3));
-        assert_eq!(Content::from_wire(br#"{"type":"poll","q":"?"}"#), Content::Unknown);
+        assert_eq!(
+            Content::from_wire(br#"{"type":"poll","q":"?"}"#),
+            Content::Unknown
+        );
         assert_eq!(Content::from_wire(b"not json"), Content::Unknown);
         let wire = Content::Text { body: "x".into() }.to_wire().unwrap();
         assert_eq!(wire, br#"{"type":"text","body":"x"}"#);

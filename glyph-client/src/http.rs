@@ -13,7 +13,9 @@ use glyph_api::{
     PreKeyCount, RegisterRequest, SendRequest, SendResponse, ShareCreated, SignedPreKeyUpload,
     TokenRequest, TokenResponse, UserRecord, ViewedResponse,
 };
-use glyph_crypto::{DhPublicKey, Identity, PreKeyBundle, PublicIdentity, SignedPreKey, SigningPublicKey};
+use glyph_crypto::{
+    DhPublicKey, Identity, PreKeyBundle, PublicIdentity, SignedPreKey, SigningPublicKey,
+};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,7 +49,9 @@ pub struct Api {
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,16 +63,28 @@ fn b64(bytes: &[u8]) -> String {
 /// the binding signature over both keys verifies.
 pub(crate) fn verify_user_record(record: &UserRecord) -> Result<PublicIdentity, ClientError> {
     let bad = || ClientError::BadBinding(record.user_id.clone());
-    let sign: [u8; 32] = Base64::decode_vec(&record.sign_pub).ok().and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
-    let dh: [u8; 32] = Base64::decode_vec(&record.dh_pub).ok().and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
-    let sig: [u8; 64] = Base64::decode_vec(&record.binding_sig).ok().and_then(|b| b.try_into().ok()).ok_or_else(bad)?;
+    let sign: [u8; 32] = Base64::decode_vec(&record.sign_pub)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let dh: [u8; 32] = Base64::decode_vec(&record.dh_pub)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    let sig: [u8; 64] = Base64::decode_vec(&record.binding_sig)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
     let sign_pub = SigningPublicKey::from_bytes(&sign).map_err(|_| bad())?;
     if crate::user_id_of(&sign_pub) != record.user_id {
         return Err(bad());
     }
     let message = [BINDING_LABEL, &sign[..], &dh[..]].concat();
     sign_pub.verify(&message, &sig).map_err(|_| bad())?;
-    Ok(PublicIdentity { sign_pub, dh_pub: DhPublicKey::from_bytes(dh) })
+    Ok(PublicIdentity {
+        sign_pub,
+        dh_pub: DhPublicKey::from_bytes(dh),
+    })
 }
 
 impl Api {
@@ -78,7 +94,12 @@ impl Api {
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(120))
             .build()?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned(), identity, token: Mutex::new(None) })
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            identity,
+            token: Mutex::new(None),
+        })
     }
 
     /// The server's base URL.
@@ -93,27 +114,51 @@ impl Api {
     async fn error_of(response: reqwest::Response) -> ClientError {
         let status = response.status().as_u16();
         match response.json::<ErrorBody>().await {
-            Ok(body) => ClientError::Api { status, code: body.error.code, message: body.error.message, details: body.error.details },
-            Err(_) => ClientError::Api { status, code: "http_error".into(), message: format!("HTTP {status}"), details: None },
+            Ok(body) => ClientError::Api {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+                details: body.error.details,
+            },
+            Err(_) => ClientError::Api {
+                status,
+                code: "http_error".into(),
+                message: format!("HTTP {status}"),
+                details: None,
+            },
         }
     }
 
     /// Registers this identity (a retry with the same keys is fine).
     pub async fn register(&self) -> Result<UserRecord, ClientError> {
         let public = self.identity.public();
-        let binding = [BINDING_LABEL, public.sign_pub.as_bytes(), public.dh_pub.as_bytes()].concat();
+        let binding = [
+            BINDING_LABEL,
+            public.sign_pub.as_bytes(),
+            public.dh_pub.as_bytes(),
+        ]
+        .concat();
         let request = RegisterRequest {
             sign_pub: public.sign_pub.to_base64(),
             dh_pub: public.dh_pub.to_base64(),
             binding_sig: b64(&self.identity.signing().sign(&binding)),
         };
-        self.send_json(Method::POST, "/v1/users", Some(&request), None).await
+        self.send_json(Method::POST, "/v1/users", Some(&request), None)
+            .await
     }
 
     /// Logs in: a fresh challenge, signed, traded for a token.
     pub async fn login(&self) -> Result<String, ClientError> {
-        let challenge: ChallengeResponse = self.send_json(Method::POST, "/v1/auth/challenge", Some(&serde_json::json!({})), None).await?;
-        let bytes = Base64::decode_vec(&challenge.challenge).map_err(|_| ClientError::BadResponse("challenge is not base64".into()))?;
+        let challenge: ChallengeResponse = self
+            .send_json(
+                Method::POST,
+                "/v1/auth/challenge",
+                Some(&serde_json::json!({})),
+                None,
+            )
+            .await?;
+        let bytes = Base64::decode_vec(&challenge.challenge)
+            .map_err(|_| ClientError::BadResponse("challenge is not base64".into()))?;
         let sign_pub = self.identity.public().sign_pub;
         let message = [AUTH_LABEL, &bytes[..], sign_pub.as_bytes()].concat();
         let request = TokenRequest {
@@ -121,7 +166,9 @@ impl Api {
             challenge: challenge.challenge,
             signature: b64(&self.identity.signing().sign(&message)),
         };
-        let token: TokenResponse = self.send_json(Method::POST, "/v1/auth/token", Some(&request), None).await?;
+        let token: TokenResponse = self
+            .send_json(Method::POST, "/v1/auth/token", Some(&request), None)
+            .await?;
         *self.token.lock().await = Some((token.token.clone(), token.expires_at));
         Ok(token.token)
     }
@@ -155,15 +202,27 @@ impl Api {
             return Err(Self::error_of(response).await);
         }
         if response.status() == StatusCode::NO_CONTENT {
-            return serde_json::from_value(serde_json::Value::Null).map_err(|e| ClientError::BadResponse(e.to_string()));
+            return serde_json::from_value(serde_json::Value::Null)
+                .map_err(|e| ClientError::BadResponse(e.to_string()));
         }
-        response.json::<T>().await.map_err(|e| ClientError::BadResponse(e.to_string()))
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| ClientError::BadResponse(e.to_string()))
     }
 
     /// An authenticated call; on a 401 it logs in again and retries once.
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&(impl Serialize + Sync)>) -> Result<T, ClientError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + Sync)>,
+    ) -> Result<T, ClientError> {
         let token = self.token().await?;
-        match self.send_json(method.clone(), path, body, Some(&token)).await {
+        match self
+            .send_json(method.clone(), path, body, Some(&token))
+            .await
+        {
             Err(ClientError::Api { status: 401, .. }) => {
                 let token = self.login().await?;
                 self.send_json(method, path, body, Some(&token)).await
@@ -174,53 +233,92 @@ impl Api {
 
     /// A user's verified public identity.
     pub async fn user(&self, user_id: &str) -> Result<(UserRecord, PublicIdentity), ClientError> {
-        let record: UserRecord = self.call(Method::GET, &format!("/v1/users/{user_id}"), None::<&()>).await?;
+        let record: UserRecord = self
+            .call(Method::GET, &format!("/v1/users/{user_id}"), None::<&()>)
+            .await?;
         let identity = verify_user_record(&record)?;
         Ok((record, identity))
     }
 
     /// A user by handle.
-    pub async fn user_by_handle(&self, handle: &str) -> Result<(UserRecord, PublicIdentity), ClientError> {
-        let record: UserRecord = self.call(Method::GET, &format!("/v1/handles/{handle}"), None::<&()>).await?;
+    pub async fn user_by_handle(
+        &self,
+        handle: &str,
+    ) -> Result<(UserRecord, PublicIdentity), ClientError> {
+        let record: UserRecord = self
+            .call(Method::GET, &format!("/v1/handles/{handle}"), None::<&()>)
+            .await?;
         let identity = verify_user_record(&record)?;
         Ok((record, identity))
     }
 
     /// Sets my handle.
     pub async fn set_handle(&self, handle: &str) -> Result<UserRecord, ClientError> {
-        self.call(Method::PUT, "/v1/me/handle", Some(&glyph_api::SetHandleRequest { handle: handle.to_owned() })).await
+        self.call(
+            Method::PUT,
+            "/v1/me/handle",
+            Some(&glyph_api::SetHandleRequest {
+                handle: handle.to_owned(),
+            }),
+        )
+        .await
     }
 
     /// Publishes a signed prekey.
     pub async fn put_signed_prekey(&self, spk: &SignedPreKey) -> Result<(), ClientError> {
-        let upload = SignedPreKeyUpload { spk_id: spk.id(), spk_pub: spk.public().to_base64(), spk_sig: b64(spk.signature()) };
-        self.call::<Option<serde_json::Value>>(Method::PUT, "/v1/prekeys/signed", Some(&upload)).await.map(|_| ())
+        let upload = SignedPreKeyUpload {
+            spk_id: spk.id(),
+            spk_pub: spk.public().to_base64(),
+            spk_sig: b64(spk.signature()),
+        };
+        self.call::<Option<serde_json::Value>>(Method::PUT, "/v1/prekeys/signed", Some(&upload))
+            .await
+            .map(|_| ())
     }
 
     /// Uploads one-time prekeys.
-    pub async fn add_one_time_prekeys(&self, keys: &[(u32, DhPublicKey)]) -> Result<(), ClientError> {
+    pub async fn add_one_time_prekeys(
+        &self,
+        keys: &[(u32, DhPublicKey)],
+    ) -> Result<(), ClientError> {
         for chunk in keys.chunks(100) {
             let upload = OneTimePreKeysUpload {
-                keys: chunk.iter().map(|(id, key)| OneTimePreKeyUpload { id: *id, public: key.to_base64() }).collect(),
+                keys: chunk
+                    .iter()
+                    .map(|(id, key)| OneTimePreKeyUpload {
+                        id: *id,
+                        public: key.to_base64(),
+                    })
+                    .collect(),
             };
-            self.call::<serde_json::Value>(Method::POST, "/v1/prekeys/one-time", Some(&upload)).await?;
+            self.call::<serde_json::Value>(Method::POST, "/v1/prekeys/one-time", Some(&upload))
+                .await?;
         }
         Ok(())
     }
 
     /// Deletes all my one-time prekeys on the server.
     pub async fn clear_one_time_prekeys(&self) -> Result<(), ClientError> {
-        self.call::<Option<serde_json::Value>>(Method::DELETE, "/v1/prekeys/one-time", None::<&()>).await.map(|_| ())
+        self.call::<Option<serde_json::Value>>(Method::DELETE, "/v1/prekeys/one-time", None::<&()>)
+            .await
+            .map(|_| ())
     }
 
     /// How many one-time prekeys the server has left.
     pub async fn prekey_count(&self) -> Result<PreKeyCount, ClientError> {
-        self.call(Method::GET, "/v1/prekeys/count", None::<&()>).await
+        self.call(Method::GET, "/v1/prekeys/count", None::<&()>)
+            .await
     }
 
     /// A user's bundle (claims one one-time prekey), signature checked.
     pub async fn bundle(&self, user_id: &str) -> Result<PreKeyBundle, ClientError> {
-        let value: serde_json::Value = self.call(Method::GET, &format!("/v1/users/{user_id}/bundle"), None::<&()>).await?;
+        let value: serde_json::Value = self
+            .call(
+                Method::GET,
+                &format!("/v1/users/{user_id}/bundle"),
+                None::<&()>,
+            )
+            .await?;
         let bundle = PreKeyBundle::from_json_value(&value)?;
         bundle.verify()?;
         Ok(bundle)
@@ -233,27 +331,51 @@ impl Api {
 
     /// My inbox after `after`.
     pub async fn inbox(&self, after: i64, limit: u32) -> Result<InboxPage, ClientError> {
-        self.call(Method::GET, &format!("/v1/messages?after={after}&limit={limit}"), None::<&()>).await
+        self.call(
+            Method::GET,
+            &format!("/v1/messages?after={after}&limit={limit}"),
+            None::<&()>,
+        )
+        .await
     }
 
     /// Deletes my copy of a message on the server.
     pub async fn delete_copy(&self, id: i64) -> Result<(), ClientError> {
-        self.call::<Option<serde_json::Value>>(Method::DELETE, &format!("/v1/messages/{id}"), None::<&()>).await.map(|_| ())
+        self.call::<Option<serde_json::Value>>(
+            Method::DELETE,
+            &format!("/v1/messages/{id}"),
+            None::<&()>,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Reports a view-once message viewed.
     pub async fn viewed(&self, id: i64) -> Result<ViewedResponse, ClientError> {
-        self.call(Method::POST, &format!("/v1/messages/{id}/viewed"), Some(&serde_json::json!({}))).await
+        self.call(
+            Method::POST,
+            &format!("/v1/messages/{id}/viewed"),
+            Some(&serde_json::json!({})),
+        )
+        .await
     }
 
     /// Creates a group with these other members.
     pub async fn create_group(&self, members: &[String]) -> Result<Group, ClientError> {
-        self.call(Method::POST, "/v1/groups", Some(&glyph_api::CreateGroupRequest { members: members.to_vec() })).await
+        self.call(
+            Method::POST,
+            "/v1/groups",
+            Some(&glyph_api::CreateGroupRequest {
+                members: members.to_vec(),
+            }),
+        )
+        .await
     }
 
     /// A group's roster.
     pub async fn group(&self, group_id: &str) -> Result<Group, ClientError> {
-        self.call(Method::GET, &format!("/v1/groups/{group_id}"), None::<&()>).await
+        self.call(Method::GET, &format!("/v1/groups/{group_id}"), None::<&()>)
+            .await
     }
 
     /// My groups.
@@ -263,12 +385,24 @@ impl Api {
 
     /// Adds a member.
     pub async fn add_member(&self, group_id: &str, user_id: &str) -> Result<Group, ClientError> {
-        self.call(Method::POST, &format!("/v1/groups/{group_id}/members"), Some(&glyph_api::AddMemberRequest { user_id: user_id.to_owned() })).await
+        self.call(
+            Method::POST,
+            &format!("/v1/groups/{group_id}/members"),
+            Some(&glyph_api::AddMemberRequest {
+                user_id: user_id.to_owned(),
+            }),
+        )
+        .await
     }
 
     /// Removes a member (or leaves).
     pub async fn remove_member(&self, group_id: &str, user_id: &str) -> Result<Group, ClientError> {
-        self.call(Method::DELETE, &format!("/v1/groups/{group_id}/members/{user_id}"), None::<&()>).await
+        self.call(
+            Method::DELETE,
+            &format!("/v1/groups/{group_id}/members/{user_id}"),
+            None::<&()>,
+        )
+        .await
     }
 
     /// My media usage and the server's limits.
@@ -277,10 +411,17 @@ impl Api {
     }
 
     /// Uploads a sealed blob, streamed in chunks, reporting progress.
-    pub async fn upload_media(&self, blob: Vec<u8>, progress: Option<Progress>) -> Result<MediaUploaded, ClientError> {
+    pub async fn upload_media(
+        &self,
+        blob: Vec<u8>,
+        progress: Option<Progress>,
+    ) -> Result<MediaUploaded, ClientError> {
         let total = blob.len() as u64;
         let blob = bytes_of(blob);
-        let chunks: Vec<bytes::Bytes> = (0..blob.len()).step_by(UPLOAD_CHUNK).map(|start| blob.slice(start..(start + UPLOAD_CHUNK).min(blob.len()))).collect();
+        let chunks: Vec<bytes::Bytes> = (0..blob.len())
+            .step_by(UPLOAD_CHUNK)
+            .map(|start| blob.slice(start..(start + UPLOAD_CHUNK).min(blob.len())))
+            .collect();
         let mut sent = 0u64;
         let stream = futures_util::stream::iter(chunks).map(move |chunk| {
             sent += chunk.len() as u64;
@@ -302,13 +443,26 @@ impl Api {
         if !response.status().is_success() {
             return Err(Self::error_of(response).await);
         }
-        response.json().await.map_err(|e| ClientError::BadResponse(e.to_string()))
+        response
+            .json()
+            .await
+            .map_err(|e| ClientError::BadResponse(e.to_string()))
     }
 
     /// Downloads a blob by its path, reporting progress.
-    pub async fn download_media(&self, path: &str, limit: u64, progress: Option<Progress>) -> Result<Vec<u8>, ClientError> {
+    pub async fn download_media(
+        &self,
+        path: &str,
+        limit: u64,
+        progress: Option<Progress>,
+    ) -> Result<Vec<u8>, ClientError> {
         let token = self.token().await?;
-        let response = self.http.get(self.url(&format!("/v1/{path}"))).bearer_auth(token).send().await?;
+        let response = self
+            .http
+            .get(self.url(&format!("/v1/{path}")))
+            .bearer_auth(token)
+            .send()
+            .await?;
         if !response.status().is_success() {
             return Err(Self::error_of(response).await);
         }
@@ -319,7 +473,10 @@ impl Api {
             let chunk = chunk?;
             body.extend_from_slice(&chunk);
             if body.len() as u64 > limit {
-                return Err(ClientError::FileTooLarge { size: body.len() as u64, limit });
+                return Err(ClientError::FileTooLarge {
+                    size: body.len() as u64,
+                    limit,
+                });
             }
             if let Some(report) = &progress {
                 report(body.len() as u64, total);
@@ -329,15 +486,33 @@ impl Api {
     }
 
     /// Stores a share's blob (no login needed).
-    pub async fn create_share(&self, blob: &[u8], views: u32, ttl_secs: u64) -> Result<ShareCreated, ClientError> {
-        let request = CreateShareRequest { blob: b64(blob), views: Some(views), ttl_secs: Some(ttl_secs) };
-        self.send_json(Method::POST, "/v1/shares", Some(&request), None).await
+    pub async fn create_share(
+        &self,
+        blob: &[u8],
+        views: u32,
+        ttl_secs: u64,
+    ) -> Result<ShareCreated, ClientError> {
+        let request = CreateShareRequest {
+            blob: b64(blob),
+            views: Some(views),
+            ttl_secs: Some(ttl_secs),
+        };
+        self.send_json(Method::POST, "/v1/shares", Some(&request), None)
+            .await
     }
 
     /// Opens a share, spending one view (no login needed).
     pub async fn open_share(&self, code: &str) -> Result<(Vec<u8>, u32), ClientError> {
-        let opened: OpenedShare = self.send_json(Method::POST, &format!("/v1/shares/{code}/open"), Some(&serde_json::json!({})), None).await?;
-        let blob = Base64::decode_vec(&opened.blob).map_err(|_| ClientError::BadResponse("share blob is not base64".into()))?;
+        let opened: OpenedShare = self
+            .send_json(
+                Method::POST,
+                &format!("/v1/shares/{code}/open"),
+                Some(&serde_json::json!({})),
+                None,
+            )
+            .await?;
+        let blob = Base64::decode_vec(&opened.blob)
+            .map_err(|_| ClientError::BadResponse("share blob is not base64".into()))?;
         Ok((blob, opened.views_left))
     }
 
@@ -349,7 +524,9 @@ impl Api {
         } else if let Some(rest) = self.base.strip_prefix("http://") {
             format!("ws://{rest}")
         } else {
-            return Err(ClientError::Unsupported("the server URL must start with http:// or https://"));
+            return Err(ClientError::Unsupported(
+                "the server URL must start with http:// or https://",
+            ));
         };
         Ok((format!("{ws_base}/v1/ws?after={after}"), token))
     }

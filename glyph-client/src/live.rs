@@ -46,7 +46,9 @@ impl Client {
             };
             let reason = match outcome {
                 Ok(()) => "the server closed the connection".to_owned(),
-                Err(err @ ClientError::WrongPin | err @ ClientError::CorruptStore(_)) => return Err(err),
+                Err(err @ ClientError::WrongPin | err @ ClientError::CorruptStore(_)) => {
+                    return Err(err);
+                }
                 Err(err) => err.to_string(),
             };
             on_event(&LiveEvent::Reconnecting(backoff, reason));
@@ -66,16 +68,22 @@ impl Client {
     ) -> Result<(), ClientError> {
         self.flush_outbox().await?;
         let (url, token) = self.api.websocket(self.cursor().await?).await?;
-        let mut request = url.into_client_request().map_err(|e| ClientError::Network(e.to_string()))?;
-        let bearer = format!("Bearer {token}").parse().map_err(|_| ClientError::BadResponse("token".into()))?;
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
+        let bearer = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ClientError::BadResponse("token".into()))?;
         request.headers_mut().insert("authorization", bearer);
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| ClientError::Network(e.to_string()))?;
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| ClientError::Network(e.to_string()))?;
         while let Some(frame) = socket.next().await {
             let frame = frame.map_err(|e| ClientError::Network(e.to_string()))?;
             match frame {
                 Frame::Text(text) => match serde_json::from_str::<PushFrame>(&text) {
                     Ok(PushFrame::Message { message }) => {
-                        if let Some(message) = self.receive(message).await? {
+                        if let Some(message) = self.receive(*message).await? {
                             on_message(&message);
                         }
                     }
@@ -85,7 +93,10 @@ impl Client {
                     }
                     Err(err) => return Err(ClientError::BadResponse(err.to_string())),
                 },
-                Frame::Ping(data) => socket.send(Frame::Pong(data)).await.map_err(|e| ClientError::Network(e.to_string()))?,
+                Frame::Ping(data) => socket
+                    .send(Frame::Pong(data))
+                    .await
+                    .map_err(|e| ClientError::Network(e.to_string()))?,
                 Frame::Close(close) => {
                     if close.as_ref().is_some_and(|c| u16::from(c.code) == 4001) {
                         self.api.login().await?;

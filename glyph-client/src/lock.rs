@@ -34,8 +34,15 @@ impl Drop for LockGuard {
 
 impl ProfileLock {
     pub(crate) fn new(profile: &Path) -> Result<Self, ClientError> {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(profile.join("lock"))?;
-        Ok(Self { file: Arc::new(file), local: Arc::new(Mutex::new(())) })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(profile.join("lock"))?;
+        Ok(Self {
+            file: Arc::new(file),
+            local: Arc::new(Mutex::new(())),
+        })
     }
 
     /// Waits for the profile, in this process and then across processes.
@@ -45,6 +52,9 @@ impl ProfileLock {
         tokio::task::spawn_blocking(move || file.lock())
             .await
             .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))??;
-        Ok(LockGuard { file: self.file.clone(), _local: local })
+        Ok(LockGuard {
+            file: self.file.clone(),
+            _local: local,
+        })
     }
 }

@@ -22,7 +22,11 @@ pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 
 /// A MIME type from a file name's extension (for display; not trusted).
 fn guess_mime(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+    let ext = name
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match ext.as_str() {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -51,7 +55,10 @@ impl Client {
             Err(_) => MAX_FILE_BYTES,
         };
         if file.len() as u64 > limit {
-            return Err(ClientError::FileTooLarge { size: file.len() as u64, limit });
+            return Err(ClientError::FileTooLarge {
+                size: file.len() as u64,
+                limit,
+            });
         }
         let key = MediaKey::generate()?;
         let blob = key.seal(file)?;
@@ -66,8 +73,13 @@ impl Client {
             sha256: hex::encode(media_sha256(file)),
             view_once,
         };
-        let options = SendOptions { view_once, media_path: Some(uploaded.path), ..SendOptions::default() };
-        self.send(conversation, Content::Media(descriptor), options).await
+        let options = SendOptions {
+            view_once,
+            media_path: Some(uploaded.path),
+            ..SendOptions::default()
+        };
+        self.send(conversation, Content::Media(descriptor), options)
+            .await
     }
 
     /// Reads a file from disk and sends it.
@@ -80,28 +92,50 @@ impl Client {
     ) -> Result<Message, ClientError> {
         let size = std::fs::metadata(path)?.len();
         if size > MAX_FILE_BYTES {
-            return Err(ClientError::FileTooLarge { size, limit: MAX_FILE_BYTES });
+            return Err(ClientError::FileTooLarge {
+                size,
+                limit: MAX_FILE_BYTES,
+            });
         }
         let file = zeroize::Zeroizing::new(std::fs::read(path)?);
-        let name = path.file_name().map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
-        self.send_media(conversation, &name, &file, view_once, progress).await
+        let name = path
+            .file_name()
+            .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+        self.send_media(conversation, &name, &file, view_once, progress)
+            .await
     }
 
     /// Downloads, opens and checks a media message's file. A view-once file
     /// I received is then reported viewed (the server deletes the blob) and
     /// its key is forgotten: a second call fails with
     /// [`ClientError::AlreadyViewed`].
-    pub async fn open_media(&self, local_id: i64, progress: Option<Progress>) -> Result<(MediaDescriptor, Vec<u8>), ClientError> {
+    pub async fn open_media(
+        &self,
+        local_id: i64,
+        progress: Option<Progress>,
+    ) -> Result<(MediaDescriptor, Vec<u8>), ClientError> {
         let message = self.message(local_id).await?;
         let descriptor = match &message.content {
             Content::Media(descriptor) => descriptor.clone(),
             Content::Viewed { .. } => return Err(ClientError::AlreadyViewed),
             _ => return Err(ClientError::Unsupported("this message holds no file")),
         };
-        let key: [u8; 32] = Base64::decode_vec(&descriptor.key).ok().and_then(|k| k.try_into().ok()).ok_or(ClientError::Integrity)?;
-        let nonce: [u8; 24] = Base64::decode_vec(&descriptor.nonce).ok().and_then(|n| n.try_into().ok()).ok_or(ClientError::Integrity)?;
-        let blob = match self.api.download_media(&descriptor.path, MAX_FILE_BYTES + 16, progress).await {
-            Err(ClientError::Api { status: 410, .. }) if descriptor.view_once => return Err(ClientError::AlreadyViewed),
+        let key: [u8; 32] = Base64::decode_vec(&descriptor.key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or(ClientError::Integrity)?;
+        let nonce: [u8; 24] = Base64::decode_vec(&descriptor.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or(ClientError::Integrity)?;
+        let blob = match self
+            .api
+            .download_media(&descriptor.path, MAX_FILE_BYTES + 16, progress)
+            .await
+        {
+            Err(ClientError::Api { status: 410, .. }) if descriptor.view_once => {
+                return Err(ClientError::AlreadyViewed);
+            }
             other => other?,
         };
         let file = MediaKey::from_parts(key, nonce).open(&blob)?;
@@ -113,7 +147,14 @@ impl Client {
                 self.api.viewed(server_id).await?;
             }
             let _guard = self.lock.acquire().await?;
-            self.replace_content(&message, Content::Viewed { name: descriptor.name.clone(), mime: descriptor.mime.clone() }).await?;
+            self.replace_content(
+                &message,
+                Content::Viewed {
+                    name: descriptor.name.clone(),
+                    mime: descriptor.mime.clone(),
+                },
+            )
+            .await?;
         }
         Ok((descriptor, file))
     }

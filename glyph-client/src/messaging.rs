@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{Client, records};
-use crate::content::Content;
 use crate::contacts::KeyCheck;
+use crate::content::Content;
 use crate::error::ClientError;
 use crate::http::now;
 use crate::vault::Batch;
@@ -116,16 +116,27 @@ impl Client {
 
     /// The disappearing-message timer of a conversation, in seconds.
     pub async fn timer(&self, conversation: &Conversation) -> Result<Option<u64>, ClientError> {
-        self.vault.get_json(&records::timer(&conversation.key())).await
+        self.vault
+            .get_json(&records::timer(&conversation.key()))
+            .await
     }
 
     /// Sets (or, with `None`, clears) a conversation's timer: messages I
     /// send there disappear this long after sending, on both sides.
-    pub async fn set_timer(&self, conversation: &Conversation, seconds: Option<u64>) -> Result<(), ClientError> {
+    pub async fn set_timer(
+        &self,
+        conversation: &Conversation,
+        seconds: Option<u64>,
+    ) -> Result<(), ClientError> {
         let mut batch = Batch::default();
         match seconds {
-            Some(secs) => self.vault.put_json(&mut batch, &records::timer(&conversation.key()), &secs)?,
-            None => self.vault.delete(&mut batch, &records::timer(&conversation.key()))?,
+            Some(secs) => {
+                self.vault
+                    .put_json(&mut batch, &records::timer(&conversation.key()), &secs)?
+            }
+            None => self
+                .vault
+                .delete(&mut batch, &records::timer(&conversation.key()))?,
         }
         self.vault.commit(batch).await.map(|_| ())
     }
@@ -133,16 +144,39 @@ impl Client {
     /// Sends text to a person (petname, handle or user id).
     pub async fn send_text(&self, to: &str, body: &str) -> Result<Message, ClientError> {
         let peer = self.resolve(to).await?;
-        self.send(&Conversation::Peer(peer), Content::Text { body: body.to_owned() }, SendOptions::default()).await
+        self.send(
+            &Conversation::Peer(peer),
+            Content::Text {
+                body: body.to_owned(),
+            },
+            SendOptions::default(),
+        )
+        .await
     }
 
     /// Sends text to a group.
-    pub async fn send_group_text(&self, group_id: &str, body: &str) -> Result<Message, ClientError> {
-        self.send(&Conversation::Group(group_id.to_owned()), Content::Text { body: body.to_owned() }, SendOptions::default()).await
+    pub async fn send_group_text(
+        &self,
+        group_id: &str,
+        body: &str,
+    ) -> Result<Message, ClientError> {
+        self.send(
+            &Conversation::Group(group_id.to_owned()),
+            Content::Text {
+                body: body.to_owned(),
+            },
+            SendOptions::default(),
+        )
+        .await
     }
 
     /// Sends any content to a conversation.
-    pub async fn send(&self, conversation: &Conversation, content: Content, options: SendOptions) -> Result<Message, ClientError> {
+    pub async fn send(
+        &self,
+        conversation: &Conversation,
+        content: Content,
+        options: SendOptions,
+    ) -> Result<Message, ClientError> {
         let plaintext = zeroize::Zeroizing::new(content.to_wire()?);
         let expires_in = match options.expires_in {
             Some(secs) => Some(secs),
@@ -170,17 +204,28 @@ impl Client {
             members.retain(|m| *m != self.user_id);
             let request = {
                 let _guard = self.lock.acquire().await?;
-                self.prepare(&members, &plaintext, &message, &options).await?
+                self.prepare(&members, &plaintext, &message, &options)
+                    .await?
             };
             match self.post(&request, &message).await {
                 Ok(()) => return self.stored_message(&message).await,
-                Err(ClientError::Api { code, details, .. }) if code == "roster_mismatch" && attempt < ROSTER_RETRIES => {
-                    tracing::info!(?details, "the group's roster changed; refreshing and retrying");
+                Err(ClientError::Api { code, details, .. })
+                    if code == "roster_mismatch" && attempt < ROSTER_RETRIES =>
+                {
+                    tracing::info!(
+                        ?details,
+                        "the group's roster changed; refreshing and retrying"
+                    );
                     if let Conversation::Group(group) = conversation {
                         members = self.api.group(group).await?.members;
                     }
                 }
-                Err(err @ (ClientError::Network(_) | ClientError::Api { status: 500..=599, .. })) => {
+                Err(
+                    err @ (ClientError::Network(_)
+                    | ClientError::Api {
+                        status: 500..=599, ..
+                    }),
+                ) => {
                     tracing::warn!(error = %err, "send failed; the message stays in the outbox");
                     return self.stored_message(&message).await;
                 }
@@ -190,7 +235,9 @@ impl Client {
                 }
             }
         }
-        Err(ClientError::Unsupported("the group's roster kept changing; try again"))
+        Err(ClientError::Unsupported(
+            "the group's roster kept changing; try again",
+        ))
     }
 
     /// Encrypts one copy per member and the self-copy, and stores the
@@ -217,8 +264,11 @@ impl Client {
                 Some(contact) => contact,
                 None => {
                     let (record, identity) = self.api.user(member).await?;
-                    self.note_keys(member, &identity, record.handle, None).await?;
-                    self.contact(member).await?.ok_or_else(|| ClientError::Unknown(member.clone()))?
+                    self.note_keys(member, &identity, record.handle, None)
+                        .await?;
+                    self.contact(member)
+                        .await?
+                        .ok_or_else(|| ClientError::Unknown(member.clone()))?
                 }
             };
             if contact.changed_dh_pub.is_some() {
@@ -226,15 +276,24 @@ impl Client {
             }
             if !sessions.has_session() {
                 let bundle = self.api.bundle(member).await?;
-                if self.note_keys(member, &bundle.identity, None, None).await? == KeyCheck::Changed {
+                if self.note_keys(member, &bundle.identity, None, None).await? == KeyCheck::Changed
+                {
                     return Err(ClientError::KeyChanged(contact.display_name()));
                 }
                 sessions.initiate(&self.identity, &bundle)?;
             }
             let envelope = sessions.encrypt(plaintext)?;
-            self.vault.put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
+            self.vault
+                .put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
             let self_copy = (index == 0)
-                .then(|| SealedEnvelope::seal(self.identity.signing(), &self.identity.public().dh_pub, plaintext).map(|e| e.to_json_value()))
+                .then(|| {
+                    SealedEnvelope::seal(
+                        self.identity.signing(),
+                        &self.identity.public().dh_pub,
+                        plaintext,
+                    )
+                    .map(|e| e.to_json_value())
+                })
                 .transpose()?;
             copies.push(MessageCopy {
                 recipient: member.clone(),
@@ -246,19 +305,40 @@ impl Client {
                 media_path: options.media_path.clone(),
             });
         }
-        let request = SendRequest { client_id: message.client_id.clone(), copies };
+        let request = SendRequest {
+            client_id: message.client_id.clone(),
+            copies,
+        };
         let dedup = dedup_key(&self.user_id, &message.client_id);
-        let body = serde_json::to_vec(message).map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
-        self.vault.insert_message(&mut batch, &message.conversation.key(), &dedup, message.sent_at, message.expires_at, &body)?;
+        let body = serde_json::to_vec(message)
+            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+        self.vault.insert_message(
+            &mut batch,
+            &message.conversation.key(),
+            &dedup,
+            message.sent_at,
+            message.expires_at,
+            &body,
+        )?;
         let mut outbox = self.outbox().await?;
-        outbox.insert(message.client_id.clone(), Pending { request: request.clone(), dedup });
+        outbox.insert(
+            message.client_id.clone(),
+            Pending {
+                request: request.clone(),
+                dedup,
+            },
+        );
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
         self.vault.commit(batch).await?;
         Ok(request)
     }
 
     async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
-        Ok(self.vault.get_json(records::OUTBOX).await?.unwrap_or_default())
+        Ok(self
+            .vault
+            .get_json(records::OUTBOX)
+            .await?
+            .unwrap_or_default())
     }
 
     /// Posts a prepared request and marks it sent.
@@ -273,13 +353,15 @@ impl Client {
         if outbox.remove(client_id).is_some() {
             self.vault.put_now(records::OUTBOX, &outbox).await?;
         }
-        self.set_delivery(&dedup_key(&self.user_id, client_id), Delivery::Sent).await
+        self.set_delivery(&dedup_key(&self.user_id, client_id), Delivery::Sent)
+            .await
     }
 
     async fn set_delivery(&self, dedup: &str, delivery: Delivery) -> Result<(), ClientError> {
         if let Some((local_id, mut message)) = self.find_message(dedup).await? {
             message.delivery = delivery;
-            let body = serde_json::to_vec(&message).map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+            let body = serde_json::to_vec(&message)
+                .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
             self.vault.update_message(local_id, &body).await?;
         }
         Ok(())
@@ -292,8 +374,11 @@ impl Client {
         self.vault.put_now(records::OUTBOX, &outbox).await?;
         let dedup = dedup_key(&self.user_id, &message.client_id);
         if let Some((local_id, mut stored)) = self.find_message(&dedup).await? {
-            stored.content = Content::Undecryptable { reason: "not sent: the server refused it".into() };
-            let body = serde_json::to_vec(&stored).map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+            stored.content = Content::Undecryptable {
+                reason: "not sent: the server refused it".into(),
+            };
+            let body = serde_json::to_vec(&stored)
+                .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
             self.vault.update_message(local_id, &body).await?;
         }
         Ok(())
@@ -304,14 +389,18 @@ impl Client {
             return Ok(None);
         };
         let stored = self.vault.message(local_id).await?;
-        let mut message: Message = serde_json::from_slice(&stored.body).map_err(|_| ClientError::CorruptStore("message"))?;
+        let mut message: Message = serde_json::from_slice(&stored.body)
+            .map_err(|_| ClientError::CorruptStore("message"))?;
         message.local_id = local_id;
         Ok(Some((local_id, message)))
     }
 
     async fn stored_message(&self, message: &Message) -> Result<Message, ClientError> {
         let dedup = dedup_key(&self.user_id, &message.client_id);
-        Ok(self.find_message(&dedup).await?.map_or_else(|| message.clone(), |(_, m)| m))
+        Ok(self
+            .find_message(&dedup)
+            .await?
+            .map_or_else(|| message.clone(), |(_, m)| m))
     }
 
     /// Re-posts everything in the outbox; returns how many went out.
@@ -325,7 +414,12 @@ impl Client {
                     self.mark_sent(&client_id).await?;
                     sent += 1;
                 }
-                Err(err @ (ClientError::Network(_) | ClientError::Api { status: 500..=599, .. })) => return Err(err),
+                Err(
+                    err @ (ClientError::Network(_)
+                    | ClientError::Api {
+                        status: 500..=599, ..
+                    }),
+                ) => return Err(err),
                 Err(err) => {
                     tracing::warn!(error = %err, %client_id, "the server refused a queued message; dropping it");
                     let message = self.find_message(&entry.dedup).await?.map(|(_, m)| m);
@@ -369,15 +463,21 @@ impl Client {
     /// Processes one inbox entry: decrypts it, stores it with the updated
     /// session and cursor in one transaction. Entries at or before the
     /// cursor, and duplicates, are skipped. Returns the message if it is new.
-    pub(crate) async fn receive(&self, entry: InboxMessage) -> Result<Option<Message>, ClientError> {
+    pub(crate) async fn receive(
+        &self,
+        entry: InboxMessage,
+    ) -> Result<Option<Message>, ClientError> {
         let _guard = self.lock.acquire().await?;
         if entry.seq <= self.cursor().await? {
             return Ok(None);
         }
         let dedup = dedup_key(&entry.sender, &entry.client_id);
         let mut batch = Batch::default();
-        self.vault.put_json(&mut batch, records::CURSOR, &entry.seq)?;
-        if entry.expires_at.is_some_and(|t| t <= now()) || self.vault.message_id(&dedup).await?.is_some() {
+        self.vault
+            .put_json(&mut batch, records::CURSOR, &entry.seq)?;
+        if entry.expires_at.is_some_and(|t| t <= now())
+            || self.vault.message_id(&dedup).await?.is_some()
+        {
             self.vault.commit(batch).await?;
             return Ok(None);
         }
@@ -389,7 +489,9 @@ impl Client {
             }
             Err(err) => {
                 tracing::warn!(error = %err, seq = entry.seq, "a message could not be opened");
-                Content::Undecryptable { reason: err.to_string() }
+                Content::Undecryptable {
+                    reason: err.to_string(),
+                }
             }
         };
         let outgoing = entry.direction == Direction::Out;
@@ -408,17 +510,36 @@ impl Client {
             expires_at: entry.expires_at,
             server_id: (!outgoing).then_some(entry.id),
             content,
-            delivery: if outgoing { Delivery::Sent } else { Delivery::Received },
+            delivery: if outgoing {
+                Delivery::Sent
+            } else {
+                Delivery::Received
+            },
         };
-        let body = serde_json::to_vec(&message).map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
-        self.vault.insert_message(&mut batch, &message.conversation.key(), &dedup, message.sent_at, message.expires_at, &body)?;
+        let body = serde_json::to_vec(&message)
+            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+        self.vault.insert_message(
+            &mut batch,
+            &message.conversation.key(),
+            &dedup,
+            message.sent_at,
+            message.expires_at,
+            &body,
+        )?;
         let inserted = self.vault.commit(batch).await?;
-        Ok(inserted.first().map(|&local_id| Message { local_id, ..message }))
+        Ok(inserted.first().map(|&local_id| Message {
+            local_id,
+            ..message
+        }))
     }
 
     /// Decrypts an entry's payload, adding the session and prekey changes
     /// to `batch`.
-    async fn open_entry(&self, entry: &InboxMessage, batch: &mut Batch) -> Result<Content, ClientError> {
+    async fn open_entry(
+        &self,
+        entry: &InboxMessage,
+        batch: &mut Batch,
+    ) -> Result<Content, ClientError> {
         let payload: &Value = &entry.payload;
         let version = payload.get("v").and_then(Value::as_u64);
         if entry.direction == Direction::Out {
@@ -435,26 +556,42 @@ impl Client {
                 if let Some(header) = &envelope.x3dh
                     && crate::user_id_of(&header.identity.sign_pub) != entry.sender
                 {
-                    return Err(ClientError::Unsupported("a first message whose keys are not its sender's"));
+                    return Err(ClientError::Unsupported(
+                        "a first message whose keys are not its sender's",
+                    ));
                 }
                 let mut sessions = self.sessions(&entry.sender).await?;
                 let mut prekeys = self.prekeys().await?;
-                let plaintext = zeroize::Zeroizing::new(sessions.decrypt(&self.identity, &mut prekeys, &envelope)?);
+                let plaintext = zeroize::Zeroizing::new(sessions.decrypt(
+                    &self.identity,
+                    &mut prekeys,
+                    &envelope,
+                )?);
                 if let Some(header) = &envelope.x3dh {
-                    self.note_keys(&entry.sender, &header.identity, None, None).await?;
-                    self.vault.put(batch, crate::client::records::PREKEYS, &prekeys.to_bytes())?;
+                    self.note_keys(&entry.sender, &header.identity, None, None)
+                        .await?;
+                    self.vault
+                        .put(batch, crate::client::records::PREKEYS, &prekeys.to_bytes())?;
                 }
-                self.vault.put(batch, &records::sessions(&entry.sender), &sessions.to_bytes())?;
+                self.vault.put(
+                    batch,
+                    &records::sessions(&entry.sender),
+                    &sessions.to_bytes(),
+                )?;
                 Ok(Content::from_wire(&plaintext))
             }
             Some(1) => {
                 let sealed = SealedEnvelope::from_json_value(payload)?;
                 if crate::user_id_of(sealed.sender()) != entry.sender {
-                    return Err(ClientError::Unsupported("an envelope not signed by its sender"));
+                    return Err(ClientError::Unsupported(
+                        "an envelope not signed by its sender",
+                    ));
                 }
                 Ok(Content::from_wire(&sealed.open(self.identity.dh())?))
             }
-            _ => Err(ClientError::Unsupported("an envelope of an unknown version")),
+            _ => Err(ClientError::Unsupported(
+                "an envelope of an unknown version",
+            )),
         }
     }
 
@@ -464,7 +601,8 @@ impl Client {
         stored
             .into_iter()
             .map(|row| {
-                let mut message: Message = serde_json::from_slice(&row.body).map_err(|_| ClientError::CorruptStore("message"))?;
+                let mut message: Message = serde_json::from_slice(&row.body)
+                    .map_err(|_| ClientError::CorruptStore("message"))?;
                 message.local_id = row.local_id;
                 Ok(message)
             })
@@ -474,7 +612,8 @@ impl Client {
     /// One stored message.
     pub async fn message(&self, local_id: i64) -> Result<Message, ClientError> {
         let stored = self.vault.message(local_id).await?;
-        let mut message: Message = serde_json::from_slice(&stored.body).map_err(|_| ClientError::CorruptStore("message"))?;
+        let mut message: Message = serde_json::from_slice(&stored.body)
+            .map_err(|_| ClientError::CorruptStore("message"))?;
         message.local_id = local_id;
         if message.expires_at.is_some_and(|t| t <= now()) {
             return Err(ClientError::UnknownMessage(local_id));
@@ -482,9 +621,17 @@ impl Client {
         Ok(message)
     }
 
-    pub(crate) async fn replace_content(&self, message: &Message, content: Content) -> Result<(), ClientError> {
-        let updated = Message { content, ..message.clone() };
-        let body = serde_json::to_vec(&updated).map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+    pub(crate) async fn replace_content(
+        &self,
+        message: &Message,
+        content: Content,
+    ) -> Result<(), ClientError> {
+        let updated = Message {
+            content,
+            ..message.clone()
+        };
+        let body = serde_json::to_vec(&updated)
+            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
         self.vault.update_message(message.local_id, &body).await
     }
 
@@ -498,14 +645,26 @@ impl Client {
     }
 
     /// Adds someone to a group.
-    pub async fn add_to_group(&self, group_id: &str, who: &str) -> Result<glyph_api::Group, ClientError> {
+    pub async fn add_to_group(
+        &self,
+        group_id: &str,
+        who: &str,
+    ) -> Result<glyph_api::Group, ClientError> {
         let user = self.resolve(who).await?;
         self.api.add_member(group_id, &user).await
     }
 
     /// Removes someone from a group (myself: leave).
-    pub async fn remove_from_group(&self, group_id: &str, who: &str) -> Result<glyph_api::Group, ClientError> {
-        let user = if who == self.user_id { who.to_owned() } else { self.resolve(who).await? };
+    pub async fn remove_from_group(
+        &self,
+        group_id: &str,
+        who: &str,
+    ) -> Result<glyph_api::Group, ClientError> {
+        let user = if who == self.user_id {
+            who.to_owned()
+        } else {
+            self.resolve(who).await?
+        };
         self.api.remove_member(group_id, &user).await
     }
 

@@ -14,31 +14,65 @@ pub const MAX_SHARE_BYTES: usize = 1024 * 1024 - 28;
 async fn refused(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     match response.json::<glyph_api::ErrorBody>().await {
-        Ok(body) => ClientError::Api { status, code: body.error.code, message: body.error.message, details: body.error.details },
-        Err(_) => ClientError::Api { status, code: "http_error".into(), message: format!("HTTP {status}"), details: None },
+        Ok(body) => ClientError::Api {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+            details: body.error.details,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            code: "http_error".into(),
+            message: format!("HTTP {status}"),
+            details: None,
+        },
     }
 }
 
 /// Makes a share of `secret` on the relay at `server`, openable `views`
 /// times for `ttl_secs`. Returns the link (which holds the key) and when it
 /// expires.
-pub async fn create_share(server: &str, secret: &[u8], views: u32, ttl_secs: u64) -> Result<(ShareLink, i64), ClientError> {
+pub async fn create_share(
+    server: &str,
+    secret: &[u8],
+    views: u32,
+    ttl_secs: u64,
+) -> Result<(ShareLink, i64), ClientError> {
     if secret.len() > MAX_SHARE_BYTES {
-        return Err(ClientError::FileTooLarge { size: secret.len() as u64, limit: MAX_SHARE_BYTES as u64 });
+        return Err(ClientError::FileTooLarge {
+            size: secret.len() as u64,
+            limit: MAX_SHARE_BYTES as u64,
+        });
     }
     let key = ShareKey::generate()?;
     let blob = key.seal(secret)?;
-    let request = CreateShareRequest { blob: Base64::encode_string(&blob), views: Some(views), ttl_secs: Some(ttl_secs) };
-    let response = reqwest::Client::new().post(format!("{}/v1/shares", server.trim_end_matches('/'))).json(&request).send().await?;
+    let request = CreateShareRequest {
+        blob: Base64::encode_string(&blob),
+        views: Some(views),
+        ttl_secs: Some(ttl_secs),
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/shares", server.trim_end_matches('/')))
+        .json(&request)
+        .send()
+        .await?;
     if !response.status().is_success() {
         return Err(refused(response).await);
     }
-    let created: ShareCreated = response.json().await.map_err(|e| ClientError::BadResponse(e.to_string()))?;
+    let created: ShareCreated = response
+        .json()
+        .await
+        .map_err(|e| ClientError::BadResponse(e.to_string()))?;
     let base = created
         .url
         .strip_suffix(&format!("/s/{}", created.code))
-        .ok_or_else(|| ClientError::BadResponse("the share URL does not end in /s/<code>".into()))?;
-    Ok((ShareLink::new(base, &created.code, key)?, created.expires_at))
+        .ok_or_else(|| {
+            ClientError::BadResponse("the share URL does not end in /s/<code>".into())
+        })?;
+    Ok((
+        ShareLink::new(base, &created.code, key)?,
+        created.expires_at,
+    ))
 }
 
 /// Opens a share link, spending one view. Returns the secret and the views
@@ -46,11 +80,19 @@ pub async fn create_share(server: &str, secret: &[u8], views: u32, ttl_secs: u64
 pub async fn open_share(link: &str) -> Result<(Vec<u8>, u32), ClientError> {
     let link = ShareLink::parse(link)?;
     let url = format!("{}/v1/shares/{}/open", link.base(), link.code());
-    let response = reqwest::Client::new().post(url).json(&serde_json::json!({})).send().await?;
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await?;
     if !response.status().is_success() {
         return Err(refused(response).await);
     }
-    let opened: OpenedShare = response.json().await.map_err(|e| ClientError::BadResponse(e.to_string()))?;
-    let blob = Base64::decode_vec(&opened.blob).map_err(|_| ClientError::BadResponse("the blob is not base64".into()))?;
+    let opened: OpenedShare = response
+        .json()
+        .await
+        .map_err(|e| ClientError::BadResponse(e.to_string()))?;
+    let blob = Base64::decode_vec(&opened.blob)
+        .map_err(|_| ClientError::BadResponse("the blob is not base64".into()))?;
     Ok((link.key().open(&blob)?, opened.views_left))
 }

@@ -23,7 +23,9 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -91,8 +93,13 @@ struct VaultKeys {
 
 impl VaultKeys {
     fn derive(pin: &str, salt: &[u8], params: KdfParams) -> Result<Self, ClientError> {
-        let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-            .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            Some(32),
+        )
+        .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
         let mut master = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
             .hash_password_into(pin.as_bytes(), salt, master.as_mut())
@@ -123,10 +130,24 @@ pub(crate) struct Batch {
 }
 
 enum Op {
-    Put { tag: Vec<u8>, value: Vec<u8> },
-    Delete { tag: Vec<u8> },
-    InsertMessage { conversation: Vec<u8>, dedup: Vec<u8>, sort: i64, expires_at: Option<i64>, body: Vec<u8> },
-    UpdateMessage { local_id: i64, body: Vec<u8> },
+    Put {
+        tag: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        tag: Vec<u8>,
+    },
+    InsertMessage {
+        conversation: Vec<u8>,
+        dedup: Vec<u8>,
+        sort: i64,
+        expires_at: Option<i64>,
+        body: Vec<u8>,
+    },
+    UpdateMessage {
+        local_id: i64,
+        body: Vec<u8>,
+    },
 }
 
 /// The encrypted store of one profile.
@@ -148,7 +169,10 @@ async fn connect(path: &Path, create: bool) -> Result<SqlitePool, ClientError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(std::time::Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
     for statement in [
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
         "CREATE TABLE IF NOT EXISTS records (tag BLOB PRIMARY KEY, value BLOB NOT NULL)",
@@ -176,8 +200,17 @@ impl Vault {
         let vault = Self { pool, keys };
         let check = vault.seal(b"meta:check", CHECK_PLAINTEXT)?;
         let mut tx = vault.pool.begin().await?;
-        for (name, value) in [("format", FORMAT.to_vec()), ("salt", salt.to_vec()), ("kdf", params.encode()), ("check", check)] {
-            sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)").bind(name).bind(value).execute(&mut *tx).await?;
+        for (name, value) in [
+            ("format", FORMAT.to_vec()),
+            ("salt", salt.to_vec()),
+            ("kdf", params.encode()),
+            ("check", check),
+        ] {
+            sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)")
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(vault)
@@ -208,7 +241,9 @@ impl Vault {
         let check = meta("check").await?;
         let keys = VaultKeys::derive(pin, &salt, params)?;
         let vault = Self { pool, keys };
-        let opened = vault.open_sealed(b"meta:check", &check).map_err(|_| ClientError::WrongPin)?;
+        let opened = vault
+            .open_sealed(b"meta:check", &check)
+            .map_err(|_| ClientError::WrongPin)?;
         if !bool::from(opened.as_slice().ct_eq(CHECK_PLAINTEXT)) {
             return Err(ClientError::WrongPin);
         }
@@ -219,7 +254,13 @@ impl Vault {
         let nonce = crate::random::bytes::<NONCE_LEN>()?;
         let cipher = XChaCha20Poly1305::new((&*self.keys.seal).into());
         let ct = cipher
-            .encrypt((&nonce).into(), Payload { msg: plaintext, aad: label })
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext,
+                    aad: label,
+                },
+            )
             .map_err(|_| ClientError::CorruptStore("sealing a record"))?;
         Ok([nonce.as_slice(), &ct].concat())
     }
@@ -229,10 +270,18 @@ impl Vault {
             return Err(ClientError::CorruptStore("record"));
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| ClientError::CorruptStore("record"))?;
+        let nonce: &[u8; NONCE_LEN] = nonce
+            .try_into()
+            .map_err(|_| ClientError::CorruptStore("record"))?;
         let cipher = XChaCha20Poly1305::new((&*self.keys.seal).into());
         cipher
-            .decrypt(nonce.into(), Payload { msg: ct, aad: label })
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: label,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| ClientError::CorruptStore("a record failed to decrypt"))
     }
@@ -252,14 +301,21 @@ impl Vault {
             .bind(&tag)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|sealed| self.open_sealed(&tag, &sealed)).transpose()
+        row.map(|sealed| self.open_sealed(&tag, &sealed))
+            .transpose()
     }
 
     /// A record as JSON.
-    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ClientError> {
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, ClientError> {
         self.get(name)
             .await?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(|_| ClientError::CorruptStore("a record is not valid JSON")))
+            .map(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map_err(|_| ClientError::CorruptStore("a record is not valid JSON"))
+            })
             .transpose()
     }
 
@@ -277,9 +333,18 @@ impl Vault {
                         .await?;
                 }
                 Op::Delete { tag } => {
-                    sqlx::query("DELETE FROM records WHERE tag = $1").bind(tag).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM records WHERE tag = $1")
+                        .bind(tag)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                Op::InsertMessage { conversation, dedup, sort, expires_at, body } => {
+                Op::InsertMessage {
+                    conversation,
+                    dedup,
+                    sort,
+                    expires_at,
+                    body,
+                } => {
                     let id: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO messages (conversation, dedup, sort, expires_at, body) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (dedup) DO NOTHING RETURNING id",
@@ -294,7 +359,11 @@ impl Vault {
                     inserted.extend(id);
                 }
                 Op::UpdateMessage { local_id, body } => {
-                    sqlx::query("UPDATE messages SET body = $1 WHERE id = $2").bind(body).bind(local_id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE messages SET body = $1 WHERE id = $2")
+                        .bind(body)
+                        .bind(local_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
         }
@@ -303,7 +372,12 @@ impl Vault {
     }
 
     /// Adds "set `name` to `value`" to a batch.
-    pub(crate) fn put(&self, batch: &mut Batch, name: &str, value: &[u8]) -> Result<(), ClientError> {
+    pub(crate) fn put(
+        &self,
+        batch: &mut Batch,
+        name: &str,
+        value: &[u8],
+    ) -> Result<(), ClientError> {
         let tag = self.tag(name)?;
         let value = self.seal(&tag, value)?;
         batch.ops.push(Op::Put { tag, value });
@@ -311,19 +385,33 @@ impl Vault {
     }
 
     /// Adds "set `name` to this JSON" to a batch.
-    pub(crate) fn put_json<T: serde::Serialize>(&self, batch: &mut Batch, name: &str, value: &T) -> Result<(), ClientError> {
-        let bytes = Zeroizing::new(serde_json::to_vec(value).map_err(|_| ClientError::CorruptStore("encoding a record"))?);
+    pub(crate) fn put_json<T: serde::Serialize>(
+        &self,
+        batch: &mut Batch,
+        name: &str,
+        value: &T,
+    ) -> Result<(), ClientError> {
+        let bytes = Zeroizing::new(
+            serde_json::to_vec(value)
+                .map_err(|_| ClientError::CorruptStore("encoding a record"))?,
+        );
         self.put(batch, name, &bytes)
     }
 
     /// Adds "delete `name`" to a batch.
     pub(crate) fn delete(&self, batch: &mut Batch, name: &str) -> Result<(), ClientError> {
-        batch.ops.push(Op::Delete { tag: self.tag(name)? });
+        batch.ops.push(Op::Delete {
+            tag: self.tag(name)?,
+        });
         Ok(())
     }
 
     /// Sets one record now.
-    pub(crate) async fn put_now<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), ClientError> {
+    pub(crate) async fn put_now<T: serde::Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), ClientError> {
         let mut batch = Batch::default();
         self.put_json(&mut batch, name, value)?;
         self.commit(batch).await.map(|_| ())
@@ -331,10 +419,12 @@ impl Vault {
 
     /// The local id of the message with this de-duplication key, if stored.
     pub(crate) async fn message_id(&self, dedup_key: &str) -> Result<Option<i64>, ClientError> {
-        Ok(sqlx::query_scalar("SELECT id FROM messages WHERE dedup = $1")
-            .bind(self.tag(&format!("dedup:{dedup_key}"))?)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM messages WHERE dedup = $1")
+                .bind(self.tag(&format!("dedup:{dedup_key}"))?)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Adds a message to a batch (ignored if its de-duplication key is
@@ -361,7 +451,11 @@ impl Vault {
     }
 
     /// Rewrites a stored message's body (same de-duplication key).
-    pub(crate) async fn update_message(&self, local_id: i64, body: &[u8]) -> Result<(), ClientError> {
+    pub(crate) async fn update_message(
+        &self,
+        local_id: i64,
+        body: &[u8],
+    ) -> Result<(), ClientError> {
         let dedup: Vec<u8> = sqlx::query_scalar("SELECT dedup FROM messages WHERE id = $1")
             .bind(local_id)
             .fetch_optional(&self.pool)
@@ -374,7 +468,11 @@ impl Vault {
     }
 
     /// A conversation's unexpired messages, oldest first.
-    pub(crate) async fn messages(&self, conversation: &str, now: i64) -> Result<Vec<StoredMessage>, ClientError> {
+    pub(crate) async fn messages(
+        &self,
+        conversation: &str,
+        now: i64,
+    ) -> Result<Vec<StoredMessage>, ClientError> {
         let rows = sqlx::query(
             "SELECT id, dedup, body FROM messages WHERE conversation = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY sort, id",
         )
@@ -386,7 +484,10 @@ impl Vault {
             .map(|row| {
                 let dedup: Vec<u8> = row.try_get("dedup")?;
                 let sealed: Vec<u8> = row.try_get("body")?;
-                Ok(StoredMessage { local_id: row.try_get("id")?, body: self.open_sealed(&dedup, &sealed)? })
+                Ok(StoredMessage {
+                    local_id: row.try_get("id")?,
+                    body: self.open_sealed(&dedup, &sealed)?,
+                })
             })
             .collect()
     }
@@ -400,16 +501,21 @@ impl Vault {
             .ok_or(ClientError::UnknownMessage(local_id))?;
         let dedup: Vec<u8> = row.try_get("dedup")?;
         let sealed: Vec<u8> = row.try_get("body")?;
-        Ok(StoredMessage { local_id, body: self.open_sealed(&dedup, &sealed)? })
+        Ok(StoredMessage {
+            local_id,
+            body: self.open_sealed(&dedup, &sealed)?,
+        })
     }
 
     /// Deletes messages whose time has passed; returns how many.
     pub(crate) async fn delete_expired(&self, now: i64) -> Result<u64, ClientError> {
-        Ok(sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Closes the file.

@@ -90,7 +90,9 @@ impl AppState {
                         tracing::warn!(error = %err, %path, "recording a deleted blob failed");
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, %path, "deleting a blob failed; will retry"),
+                Err(err) => {
+                    tracing::warn!(error = %err, %path, "deleting a blob failed; will retry")
+                }
             }
         }
     }

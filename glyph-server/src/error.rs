@@ -150,9 +150,7 @@ impl From<StoreError> for ApiError {
                 json!({"used_bytes": used, "wanted_bytes": wanted, "quota_bytes": quota}),
             ),
             StoreError::NoSuchViewOnce => ApiError::NotFound("unknown_message", err.to_string()),
-            StoreError::ShareCodeTaken
-            | StoreError::Database(_)
-            | StoreError::Migration(_) => {
+            StoreError::ShareCodeTaken | StoreError::Database(_) | StoreError::Migration(_) => {
                 tracing::error!(error = %err, "storage failure");
                 ApiError::Internal
             }

@@ -20,14 +20,18 @@ fn driver_dir() -> PathBuf {
 }
 
 fn chromium() -> PathBuf {
-    std::env::var_os("GLYPH_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+    std::env::var_os("GLYPH_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
 }
 
 /// Whether the browser and its driver are here (installing the driver's
 /// locked npm package if needed); says why not otherwise.
 fn browser_ready() -> Result<(), String> {
     if !chromium().exists() {
-        return Err(format!("no Chromium at {} (apt-get install chromium)", chromium().display()));
+        return Err(format!(
+            "no Chromium at {} (apt-get install chromium)",
+            chromium().display()
+        ));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Err("no Node.js".into());
@@ -66,12 +70,22 @@ fn drive(args: &[&str]) -> Value {
 }
 
 fn curl(url: &str, user_agent: &str) -> String {
-    let output = Command::new("curl").args(["-s", "-A", user_agent, url]).output().unwrap();
+    let output = Command::new("curl")
+        .args(["-s", "-A", user_agent, url])
+        .output()
+        .unwrap();
     String::from_utf8(output.stdout).unwrap()
 }
 
 async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
-    let (status, info) = server.call(reqwest::Method::GET, &format!("/v1/shares/{code}"), None, None).await;
+    let (status, info) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/shares/{code}"),
+            None,
+            None,
+        )
+        .await;
     (status == StatusCode::OK).then(|| info["views_left"].as_u64().unwrap())
 }
 
@@ -80,7 +94,10 @@ async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     if let Err(why) = browser_ready() {
-        assert!(std::env::var_os("GLYPH_REQUIRE_BROWSER").is_none(), "browser test required: {why}");
+        assert!(
+            std::env::var_os("GLYPH_REQUIRE_BROWSER").is_none(),
+            "browser test required: {why}"
+        );
         eprintln!("skipped the browser test: {why}");
         return;
     }
@@ -100,24 +117,48 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     assert!(curl(&page_url, "facebookexternalhit/1.1").contains("og:title"));
     assert!(curl(&page_url, "Slackbot-LinkExpanding 1.0").contains("og:title"));
     let nokey = drive(&["nokey", &page_url]);
-    assert!(nokey["error"].as_str().unwrap().contains("incomplete"), "{nokey}");
+    assert!(
+        nokey["error"].as_str().unwrap().contains("incomplete"),
+        "{nokey}"
+    );
     assert_eq!(nokey["disabled"], true);
-    assert_eq!(views_left(&server, link.code()).await, Some(1), "nothing spent yet");
+    assert_eq!(
+        views_left(&server, link.code()).await,
+        Some(1),
+        "nothing spent yet"
+    );
 
     // A fresh browser context opens it; a reload shows it is gone.
     let revealed = drive(&["reveal", &link.to_url()]);
     assert_eq!(revealed["secret"], secret.as_str(), "{revealed}");
-    assert!(!revealed["address"].as_str().unwrap().contains("#key="), "the key leaves the address bar");
-    assert!(revealed["after_reload"].as_str().unwrap().contains("This secret is gone"), "{revealed}");
+    assert!(
+        !revealed["address"].as_str().unwrap().contains("#key="),
+        "the key leaves the address bar"
+    );
+    assert!(
+        revealed["after_reload"]
+            .as_str()
+            .unwrap()
+            .contains("This secret is gone"),
+        "{revealed}"
+    );
     assert_eq!(views_left(&server, link.code()).await, None);
     let again = drive(&["visit", &link.to_url()]);
-    assert!(again["text"].as_str().unwrap().contains("This secret is gone"), "{again}");
+    assert!(
+        again["text"]
+            .as_str()
+            .unwrap()
+            .contains("This secret is gone"),
+        "{again}"
+    );
     assert_eq!(again["has_reveal"], false);
 
     // A share the page made opens with the Rust crate...
     let by_page = drive(&["create", &server.base, "made by the page", "2"]);
     let link = ShareLink::parse(by_page["link"].as_str().unwrap()).unwrap();
-    let (status, opened) = server.post(&format!("/v1/shares/{}/open", link.code()), None, json!({})).await;
+    let (status, opened) = server
+        .post(&format!("/v1/shares/{}/open", link.code()), None, json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let blob = Base64::decode_vec(opened["blob"].as_str().unwrap()).unwrap();
     assert_eq!(link.key().open(&blob).unwrap(), b"made by the page");
@@ -126,7 +167,13 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     // ...and one the crate made opens in the page.
     let key = ShareKey::generate().unwrap();
     let blob = key.seal("made by Rust — ✓".as_bytes()).unwrap();
-    let (status, made) = server.post("/v1/shares", None, json!({"blob": Base64::encode_string(&blob)})).await;
+    let (status, made) = server
+        .post(
+            "/v1/shares",
+            None,
+            json!({"blob": Base64::encode_string(&blob)}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let link = ShareLink::new(&server.base, made["code"].as_str().unwrap(), key).unwrap();
     let revealed = drive(&["reveal", &link.to_url()]);

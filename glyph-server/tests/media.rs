@@ -52,32 +52,64 @@ async fn a_sealed_file_round_trips_and_only_its_owner_deletes_it() {
         let (status, uploaded) = server.upload(&alice.token, blob.clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{uploaded}");
         let path = uploaded["path"].as_str().unwrap().to_owned();
-        assert!(path.starts_with(&format!("media/{}/", alice.user_id)), "{path}");
+        assert!(
+            path.starts_with(&format!("media/{}/", alice.user_id)),
+            "{path}"
+        );
         assert_eq!(uploaded["size"], blob.len());
         assert_eq!(usage(&server, &alice).await, blob.len() as u64);
-        assert_eq!(std::fs::read(stored_file(&db, &path)).unwrap(), blob, "stored as uploaded");
+        assert_eq!(
+            std::fs::read(stored_file(&db, &path)).unwrap(),
+            blob,
+            "stored as uploaded"
+        );
 
         // Anyone signed in may download; the bytes are useless without the key.
         let (status, body) = server.download(&bob.token, &path).await;
         assert_eq!(status, StatusCode::OK);
         let opened = key.open(&body).unwrap();
         assert_eq!(media_sha256(&opened), media_sha256(&file));
-        let anonymous = server.http.get(format!("{}/v1/{path}", server.base)).send().await.unwrap();
+        let anonymous = server
+            .http
+            .get(format!("{}/v1/{path}", server.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 
         // Only the owner deletes.
         let (owner, name) = path["media/".len()..].split_once('/').unwrap();
         let route = format!("/v1/media/{owner}/{name}");
-        assert_error(&server.call(Method::DELETE, &route, Some(&bob.token), None).await, 403, "not_owner");
+        assert_error(
+            &server
+                .call(Method::DELETE, &route, Some(&bob.token), None)
+                .await,
+            403,
+            "not_owner",
+        );
         assert_eq!(server.download(&bob.token, &path).await.0, StatusCode::OK);
-        let (status, _) = server.call(Method::DELETE, &route, Some(&alice.token), None).await;
+        let (status, _) = server
+            .call(Method::DELETE, &route, Some(&alice.token), None)
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let gone = server.call(Method::GET, &route, Some(&bob.token), None).await;
+        let gone = server
+            .call(Method::GET, &route, Some(&bob.token), None)
+            .await;
         assert_error(&gone, 410, "media_removed");
-        assert_eq!(usage(&server, &alice).await, 0, "deleting gives the bytes back");
+        assert_eq!(
+            usage(&server, &alice).await,
+            0,
+            "deleting gives the bytes back"
+        );
         assert!(!stored_file(&db, &path).exists(), "the file is deleted");
-        let again = server.call(Method::DELETE, &route, Some(&alice.token), None).await;
-        assert_eq!(again.0, StatusCode::NO_CONTENT, "deleting twice is harmless");
+        let again = server
+            .call(Method::DELETE, &route, Some(&alice.token), None)
+            .await;
+        assert_eq!(
+            again.0,
+            StatusCode::NO_CONTENT,
+            "deleting twice is harmless"
+        );
     }
 }
 
@@ -101,13 +133,20 @@ async fn paths_are_validated_and_folders_cannot_be_listed() {
             assert_error(&response, 400, "invalid_field");
         }
         // No listing of a folder, one's own or another's.
-        for listing in [format!("/v1/media/{}", alice.user_id), format!("/v1/media/{}/", alice.user_id)] {
+        for listing in [
+            format!("/v1/media/{}", alice.user_id),
+            format!("/v1/media/{}/", alice.user_id),
+        ] {
             let (status, body) = server.call(Method::GET, &listing, t, None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{listing}: {body}");
             assert!(body.to_string().find(name).is_none());
         }
         let unknown = format!("/v1/media/{}/{}", alice.user_id, "0".repeat(32));
-        assert_error(&server.call(Method::GET, &unknown, t, None).await, 404, "unknown_media");
+        assert_error(
+            &server.call(Method::GET, &unknown, t, None).await,
+            404,
+            "unknown_media",
+        );
         // A message may name only media in the sender's own folder.
         let bob = TestUser::new(&server, 0).await;
         let envelope = json!({"v": 1});
@@ -131,39 +170,57 @@ async fn paths_are_validated_and_folders_cannot_be_listed() {
 #[tokio::test]
 async fn the_size_limit_holds_with_and_without_a_declared_length() {
     for db in databases().await {
-        let server = TestServer::start_with(test_config(&db, &["--max-media-bytes", "100000"])).await;
+        let server =
+            TestServer::start_with(test_config(&db, &["--max-media-bytes", "100000"])).await;
         let alice = TestUser::new(&server, 0).await;
         let declared = server.upload(&alice.token, vec![0; 100_001]).await;
         assert_error(&declared, 413, "payload_too_large");
 
         // Chunked, with no Content-Length: refused while streaming.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..30).map(|_| Ok(vec![7u8; 4096])).collect();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..30).map(|_| Ok(vec![7u8; 4096])).collect();
         let response = server
             .http
             .post(format!("{}/v1/media", server.base))
             .bearer_auth(&alice.token)
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "payload_too_large");
-        assert_eq!(usage(&server, &alice).await, 0, "refused uploads reserve nothing");
-        assert!(files_under(&db.dir.path().join("media")).is_empty(), "and leave no file");
+        assert_eq!(
+            usage(&server, &alice).await,
+            0,
+            "refused uploads reserve nothing"
+        );
+        assert!(
+            files_under(&db.dir.path().join("media")).is_empty(),
+            "and leave no file"
+        );
 
         // Exactly at the limit, streamed: accepted at its real size.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..25).map(|_| Ok(vec![7u8; 4000])).collect();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            (0..25).map(|_| Ok(vec![7u8; 4000])).collect();
         let response = server
             .http
             .post(format!("{}/v1/media", server.base))
             .bearer_auth(&alice.token)
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
-        assert_eq!(usage(&server, &alice).await, 100_000, "the reservation shrinks to the real size");
+        assert_eq!(
+            usage(&server, &alice).await,
+            100_000,
+            "the reservation shrinks to the real size"
+        );
     }
 }
 
@@ -178,7 +235,11 @@ async fn concurrent_uploads_never_pass_the_quota() {
         let alice = TestUser::new(&server, 0).await;
         let uploads = (0..12).map(|_| server.upload(&alice.token, vec![3; 3000]));
         let results = futures_util::future::join_all(uploads).await;
-        let accepted: Vec<&Value> = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, b)| b).collect();
+        let accepted: Vec<&Value> = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::CREATED)
+            .map(|(_, b)| b)
+            .collect();
         assert_eq!(accepted.len(), 3, "{results:?}");
         for refused in results.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
             assert_error(refused, 413, "quota_exceeded");
@@ -189,22 +250,46 @@ async fn concurrent_uploads_never_pass_the_quota() {
 
         // Deleting one frees room for one more.
         let path = accepted[0]["path"].as_str().unwrap();
-        let (status, _) = server.call(Method::DELETE, &format!("/v1/{path}"), Some(&alice.token), None).await;
+        let (status, _) = server
+            .call(
+                Method::DELETE,
+                &format!("/v1/{path}"),
+                Some(&alice.token),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(usage(&server, &alice).await, 6000);
-        assert_eq!(server.upload(&alice.token, vec![3; 3000]).await.0, StatusCode::CREATED);
-        assert_error(&server.upload(&alice.token, vec![3; 3000]).await, 413, "quota_exceeded");
+        assert_eq!(
+            server.upload(&alice.token, vec![3; 3000]).await.0,
+            StatusCode::CREATED
+        );
+        assert_error(
+            &server.upload(&alice.token, vec![3; 3000]).await,
+            413,
+            "quota_exceeded",
+        );
     }
 }
 
 /// Sends Bob a message naming `path`.
-async fn send_media(server: &TestServer, from: &TestUser, to: &TestUser, path: &str, extra: Value) -> i64 {
+async fn send_media(
+    server: &TestServer,
+    from: &TestUser,
+    to: &TestUser,
+    path: &str,
+    extra: Value,
+) -> i64 {
     let mut copy = json!({"recipient": to.user_id, "envelope": {"v": 1}, "media_path": path});
     for (k, v) in extra.as_object().unwrap() {
         copy[k] = v.clone();
     }
     let (status, body) = server
-        .post("/v1/messages", Some(&from.token), json!({"client_id": &path[path.len() - 32..], "copies": [copy]}))
+        .post(
+            "/v1/messages",
+            Some(&from.token),
+            json!({"client_id": &path[path.len() - 32..], "copies": [copy]}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["messages"][0]["id"].as_i64().unwrap()
@@ -229,24 +314,48 @@ async fn a_view_once_blob_is_deleted_when_viewed() {
 
         // Only the recipient reports a view, and only of a view-once message.
         let viewed = format!("/v1/messages/{id}/viewed");
-        assert_error(&server.post(&viewed, Some(&alice.token), json!({})).await, 404, "unknown_message");
-        assert_error(&server.post(&viewed, Some(&carol.token), json!({})).await, 404, "unknown_message");
+        assert_error(
+            &server.post(&viewed, Some(&alice.token), json!({})).await,
+            404,
+            "unknown_message",
+        );
+        assert_error(
+            &server.post(&viewed, Some(&carol.token), json!({})).await,
+            404,
+            "unknown_message",
+        );
         let not_view_once = format!("/v1/messages/{plain}/viewed");
-        assert_error(&server.post(&not_view_once, Some(&carol.token), json!({})).await, 404, "unknown_message");
-        assert_eq!(server.download(&bob.token, &path).await.0, StatusCode::OK, "refusals change nothing");
+        assert_error(
+            &server
+                .post(&not_view_once, Some(&carol.token), json!({}))
+                .await,
+            404,
+            "unknown_message",
+        );
+        assert_eq!(
+            server.download(&bob.token, &path).await.0,
+            StatusCode::OK,
+            "refusals change nothing"
+        );
 
         let (status, first) = server.post(&viewed, Some(&bob.token), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{first}");
         assert_eq!(first["media_deleted"], true);
         assert_eq!(server.download(&bob.token, &path).await.0, StatusCode::GONE);
-        assert_eq!(server.download(&carol.token, &path).await.0, StatusCode::GONE);
+        assert_eq!(
+            server.download(&carol.token, &path).await.0,
+            StatusCode::GONE
+        );
         assert!(!stored_file(&db, &path).exists());
         assert_eq!(usage(&server, &alice).await, 0);
         let inbox = bob.inbox(&server, 0).await;
         assert_eq!(inbox[0]["media_removed_at"], first["media_removed_at"]);
         let (status, again) = server.post(&viewed, Some(&bob.token), json!({})).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(again["media_removed_at"], first["media_removed_at"], "a retry changes nothing");
+        assert_eq!(
+            again["media_removed_at"], first["media_removed_at"],
+            "a retry changes nothing"
+        );
         assert_eq!(again["media_deleted"], false);
     }
 }
@@ -265,17 +374,40 @@ async fn a_group_view_once_blob_goes_when_the_last_member_has_viewed_it() {
             .map(|r| json!({"recipient": r.user_id, "envelope": {"v": 1}, "media_path": path, "view_once": true}))
             .collect();
         let (status, sent) = server
-            .post("/v1/messages", Some(&alice.token), json!({"client_id": "g1", "copies": copies}))
+            .post(
+                "/v1/messages",
+                Some(&alice.token),
+                json!({"client_id": "g1", "copies": copies}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{sent}");
         let bob_id = sent["messages"][0]["id"].as_i64().unwrap();
         let carol_id = sent["messages"][1]["id"].as_i64().unwrap();
-        let (_, first) = server.post(&format!("/v1/messages/{bob_id}/viewed"), Some(&bob.token), json!({})).await;
+        let (_, first) = server
+            .post(
+                &format!("/v1/messages/{bob_id}/viewed"),
+                Some(&bob.token),
+                json!({}),
+            )
+            .await;
         assert_eq!(first["media_deleted"], false);
-        assert_eq!(server.download(&carol.token, &path).await.0, StatusCode::OK, "Carol has not viewed it yet");
-        let (_, last) = server.post(&format!("/v1/messages/{carol_id}/viewed"), Some(&carol.token), json!({})).await;
+        assert_eq!(
+            server.download(&carol.token, path).await.0,
+            StatusCode::OK,
+            "Carol has not viewed it yet"
+        );
+        let (_, last) = server
+            .post(
+                &format!("/v1/messages/{carol_id}/viewed"),
+                Some(&carol.token),
+                json!({}),
+            )
+            .await;
         assert_eq!(last["media_deleted"], true);
-        assert_eq!(server.download(&carol.token, &path).await.0, StatusCode::GONE);
+        assert_eq!(
+            server.download(&carol.token, path).await.0,
+            StatusCode::GONE
+        );
     }
 }
 
@@ -289,7 +421,14 @@ async fn expiring_messages_take_their_media_with_them() {
         let path = uploaded["path"].as_str().unwrap().to_owned();
         let (_, kept) = server.upload(&alice.token, vec![5; 1000]).await;
         let now = glyph_server::input::now();
-        send_media(&server, &alice, &bob, &path, json!({"expires_at": now + 2, "view_once": true})).await;
+        send_media(
+            &server,
+            &alice,
+            &bob,
+            &path,
+            json!({"expires_at": now + 2, "view_once": true}),
+        )
+        .await;
         assert_eq!(usage(&server, &alice).await, 3000);
         let mut waited = 0;
         while server.download(&bob.token, &path).await.0 != StatusCode::GONE {
@@ -299,7 +438,13 @@ async fn expiring_messages_take_their_media_with_them() {
         }
         assert_eq!(usage(&server, &alice).await, 1000, "quota usage goes down");
         // The blob no message names stays.
-        assert_eq!(server.download(&bob.token, kept["path"].as_str().unwrap()).await.0, StatusCode::OK);
+        assert_eq!(
+            server
+                .download(&bob.token, kept["path"].as_str().unwrap())
+                .await
+                .0,
+            StatusCode::OK
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!stored_file(&db, &path).exists(), "the file is deleted");
     }

@@ -27,7 +27,14 @@ async fn create(server: &TestServer, plaintext: &[u8], extra: Value) -> (String,
 }
 
 async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
-    let (status, info) = server.call(reqwest::Method::GET, &format!("/v1/shares/{code}"), None, None).await;
+    let (status, info) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/shares/{code}"),
+            None,
+            None,
+        )
+        .await;
     match status {
         StatusCode::OK => info["views_left"].as_u64(),
         StatusCode::NOT_FOUND => {
@@ -39,7 +46,11 @@ async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
 }
 
 /// Fetches the page as a client with this user agent: (status, body).
-async fn page(server: &TestServer, code: &str, user_agent: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+async fn page(
+    server: &TestServer,
+    code: &str,
+    user_agent: &str,
+) -> (StatusCode, String, reqwest::header::HeaderMap) {
     let response = server
         .http
         .get(format!("{}/s/{code}", server.base))
@@ -79,7 +90,10 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
             assert_eq!(headers["referrer-policy"], "no-referrer");
             assert_eq!(headers["cache-control"], "no-store");
             let csp = headers["content-security-policy"].to_str().unwrap();
-            assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
+            assert!(
+                csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+                "{csp}"
+            );
         }
         assert_eq!(views_left(&server, &code).await, Some(2));
 
@@ -95,7 +109,11 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
         assert_eq!(last["views_left"], 0);
         assert_eq!(last["blob"], first["blob"]);
 
-        assert_error(&server.post(&open, None, json!({})).await, 404, "share_gone");
+        assert_error(
+            &server.post(&open, None, json!({})).await,
+            404,
+            "share_gone",
+        );
         assert_eq!(views_left(&server, &code).await, None);
         let (status, html, _) = page(&server, &code, "Mozilla/5.0").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -103,7 +121,13 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
         assert!(!html.contains("Reveal"));
         // The row is deleted, not just marked.
         let store = glyph_server::store::open(&db.url).await.unwrap();
-        assert_eq!(store.open_share(&code, glyph_server::input::now()).await.unwrap(), None);
+        assert_eq!(
+            store
+                .open_share(&code, glyph_server::input::now())
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
 
@@ -115,7 +139,11 @@ async fn with_one_view_left_exactly_one_of_50_concurrent_opens_wins() {
         let open = format!("/v1/shares/{code}/open");
         let attempts = (0..50).map(|_| server.post(&open, None, json!({})));
         let results = futures_util::future::join_all(attempts).await;
-        let winners: Vec<&Value> = results.iter().filter(|(s, _)| *s == StatusCode::OK).map(|(_, b)| b).collect();
+        let winners: Vec<&Value> = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .map(|(_, b)| b)
+            .collect();
         assert_eq!(winners.len(), 1, "{results:?}");
         for loser in results.iter().filter(|(s, _)| *s != StatusCode::OK) {
             assert_error(loser, 404, "share_gone");
@@ -132,11 +160,20 @@ async fn expired_shares_are_gone_and_swept() {
         let store = glyph_server::store::open(&db.url).await.unwrap();
         let now = glyph_server::input::now();
         let code = glyph_crypto::generate_share_code().unwrap();
-        store.create_share(&code, &[0; 40], 3, now, now + 1).await.unwrap();
+        store
+            .create_share(&code, &[0; 40], 3, now, now + 1)
+            .await
+            .unwrap();
         assert_eq!(views_left(&server, &code).await, Some(3));
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         assert_eq!(views_left(&server, &code).await, None);
-        assert_error(&server.post(&format!("/v1/shares/{code}/open"), None, json!({})).await, 404, "share_gone");
+        assert_error(
+            &server
+                .post(&format!("/v1/shares/{code}/open"), None, json!({}))
+                .await,
+            404,
+            "share_gone",
+        );
         assert_eq!(page(&server, &code, "x").await.0, StatusCode::NOT_FOUND);
         let now = glyph_server::input::now();
         let swept = store.sweep(now, now).await.unwrap();
@@ -162,19 +199,48 @@ async fn bad_shares_are_refused_and_creation_is_rate_limited() {
             (json!({"blob": "not base64!"}), 400, "invalid_field"),
             (json!({"blob": "AQ"}), 400, "invalid_field"),
             (json!({"blob": blob(100), "views": 0}), 400, "invalid_field"),
-            (json!({"blob": blob(100), "views": 101}), 400, "invalid_field"),
-            (json!({"blob": blob(100), "ttl_secs": 86401}), 400, "invalid_field"),
-            (json!({"blob": blob(100), "ttl_secs": 10}), 400, "invalid_field"),
+            (
+                json!({"blob": blob(100), "views": 101}),
+                400,
+                "invalid_field",
+            ),
+            (
+                json!({"blob": blob(100), "ttl_secs": 86401}),
+                400,
+                "invalid_field",
+            ),
+            (
+                json!({"blob": blob(100), "ttl_secs": 10}),
+                400,
+                "invalid_field",
+            ),
             (json!({"views": 1}), 400, "invalid_json"),
         ] {
-            assert_error(&server.post("/v1/shares", None, body.clone()).await, status, code);
+            assert_error(
+                &server.post("/v1/shares", None, body.clone()).await,
+                status,
+                code,
+            );
         }
-        let (status, created) = server.post("/v1/shares", None, json!({"blob": blob(1000), "views": 100, "ttl_secs": 60})).await;
+        let (status, created) = server
+            .post(
+                "/v1/shares",
+                None,
+                json!({"blob": blob(1000), "views": 100, "ttl_secs": 60}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let lifetime = created["expires_at"].as_i64().unwrap() - glyph_server::input::now();
         assert!((58..=60).contains(&lifetime), "{lifetime}");
         for bad in ["short", "has-a-dash-in-it", "AAAAAAAAAAAAAAAA%2F.."] {
-            let (status, _) = server.call(reqwest::Method::GET, &format!("/v1/shares/{bad}"), None, None).await;
+            let (status, _) = server
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/v1/shares/{bad}"),
+                    None,
+                    None,
+                )
+                .await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
             assert_eq!(page(&server, bad, "x").await.0, StatusCode::NOT_FOUND);
         }
@@ -182,12 +248,28 @@ async fn bad_shares_are_refused_and_creation_is_rate_limited() {
     for db in databases().await {
         let server = TestServer::start_with(test_config(&db, &["--shares-per-minute", "2"])).await;
         let body = json!({"blob": Base64::encode_string(&[1u8; 40])});
-        assert_eq!(server.post("/v1/shares", None, body.clone()).await.0, StatusCode::CREATED);
-        assert_eq!(server.post("/v1/shares", None, body.clone()).await.0, StatusCode::CREATED);
-        let response = server.http.post(format!("{}/v1/shares", server.base)).json(&body).send().await.unwrap();
+        assert_eq!(
+            server.post("/v1/shares", None, body.clone()).await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            server.post("/v1/shares", None, body.clone()).await.0,
+            StatusCode::CREATED
+        );
+        let response = server
+            .http
+            .post(format!("{}/v1/shares", server.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(response.headers().contains_key("retry-after"));
-        assert_error(&server.post("/v1/shares", None, body.clone()).await, 429, "rate_limited");
+        assert_error(
+            &server.post("/v1/shares", None, body.clone()).await,
+            429,
+            "rate_limited",
+        );
     }
 }
 
@@ -195,8 +277,18 @@ async fn bad_shares_are_refused_and_creation_is_rate_limited() {
 async fn pages_load_nothing_from_elsewhere() {
     let db = databases().await.remove(0);
     let server = TestServer::start(&db).await;
-    for path in ["/share", "/assets/relay.js", "/assets/relay.css", "/s/AAAAAAAAAAAAAAAA"] {
-        let response = server.http.get(format!("{}{path}", server.base)).send().await.unwrap();
+    for path in [
+        "/share",
+        "/assets/relay.js",
+        "/assets/relay.css",
+        "/s/AAAAAAAAAAAAAAAA",
+    ] {
+        let response = server
+            .http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap();
         assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
@@ -205,9 +297,15 @@ async fn pages_load_nothing_from_elsewhere() {
         assert!(headers.contains_key("content-security-policy"), "{path}");
         // No absolute URLs: every script, style and font comes from here.
         for foreign in ["http://", "https://", "//cdn", "<script>"] {
-            let hits: Vec<&str> = body.lines().filter(|l| l.contains(foreign) && !l.trim_start().starts_with("//")).collect();
+            let hits: Vec<&str> = body
+                .lines()
+                .filter(|l| l.contains(foreign) && !l.trim_start().starts_with("//"))
+                .collect();
             assert!(hits.is_empty(), "{path} mentions {foreign}: {hits:?}");
         }
-        assert!(!body.contains(" style=\""), "{path}: inline styles break the CSP");
+        assert!(
+            !body.contains(" style=\""),
+            "{path}: inline styles break the CSP"
+        );
     }
 }

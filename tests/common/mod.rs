@@ -1,7 +1,14 @@
 //! The end-to-end harness: the server as a separate process on a loopback
 //! port (killed and restarted on the same port when a test asks), and
 //! clients with their own profile directories.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub,
+    missing_docs
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -27,7 +34,13 @@ impl Server {
     /// Starts a fresh server (SQLite in a temporary directory).
     pub fn start(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let mut server = Self { child: None, url: String::new(), listen: "127.0.0.1:0".into(), data, extra: extra.iter().map(|s| (*s).to_owned()).collect() };
+        let mut server = Self {
+            child: None,
+            url: String::new(),
+            listen: "127.0.0.1:0".into(),
+            data,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
         server.spawn();
         server
     }
@@ -50,12 +63,19 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if !sent && let Some(rest) = line.split("addr=").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    let _ = tx.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
                     sent = true;
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server did not start within 30 s");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server did not start within 30 s");
         self.listen = addr.clone();
         self.url = format!("http://{addr}");
         self.child = Some(child);
@@ -111,7 +131,12 @@ impl Person {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("profile");
         let (client, words) = Client::create(&profile, PIN, &server.url).await.unwrap();
-        Self { client, profile, words: words.phrase().to_owned(), _dir: dir }
+        Self {
+            client,
+            profile,
+            words: words.phrase().to_owned(),
+            _dir: dir,
+        }
     }
 
     /// My user id.
@@ -121,12 +146,24 @@ impl Person {
 
     /// The texts of a conversation's history, in order.
     pub async fn texts(&self, conversation: &Conversation) -> Vec<String> {
-        self.client.history(conversation).await.unwrap().iter().map(|m| m.content.summary()).collect()
+        self.client
+            .history(conversation)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.content.summary())
+            .collect()
     }
 
     /// Syncs and returns the texts of the new messages.
     pub async fn read(&self) -> Vec<String> {
-        self.client.sync().await.unwrap().iter().map(|m| m.content.summary()).collect()
+        self.client
+            .sync()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.content.summary())
+            .collect()
     }
 
     /// Syncs and returns the new messages.

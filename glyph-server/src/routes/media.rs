@@ -90,7 +90,8 @@ async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<MediaUploaded>), ApiError> {
     let max = state.config().max_media_bytes;
-    let too_large = || ApiError::PayloadTooLarge(format!("a media blob may hold at most {max} bytes"));
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("a media blob may hold at most {max} bytes"));
     // Reserve what the client declares, or the most an upload may hold;
     // the unused part goes back when the upload finishes.
     let reserve = match declared_length(&headers)? {

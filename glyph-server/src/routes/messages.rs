@@ -220,7 +220,10 @@ async fn viewed(
     Path(id): Path<String>,
 ) -> Result<Json<ViewedResponse>, ApiError> {
     let id = message_id(&id)?;
-    let (viewed_at, removed) = state.store().mark_viewed(&caller.user_id, id, now()).await?;
+    let (viewed_at, removed) = state
+        .store()
+        .mark_viewed(&caller.user_id, id, now())
+        .await?;
     if removed.is_some() {
         state.purge_removed_media().await;
     }

@@ -5,11 +5,11 @@
 //! A `GET` of a page never spends a view; only the page's script does, on
 //! a click, through `POST /v1/shares/<code>/open`.
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use super::shares::checked_code;
 use crate::app::AppState;
@@ -32,8 +32,14 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/s/{code}", get(reveal_page))
         .route("/share", get(share_page))
-        .route("/assets/relay.js", get(|| async { asset(RELAY_JS, "text/javascript; charset=utf-8") }))
-        .route("/assets/relay.css", get(|| async { asset(RELAY_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/assets/relay.js",
+            get(|| async { asset(RELAY_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/relay.css",
+            get(|| async { asset(RELAY_CSS, "text/css; charset=utf-8") }),
+        )
 }
 
 /// A response with the pages' security headers.

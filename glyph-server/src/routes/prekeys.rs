@@ -40,7 +40,10 @@ async fn clear_one_time(
     State(state): State<AppState>,
     caller: AuthUser,
 ) -> Result<StatusCode, ApiError> {
-    state.store().clear_one_time_prekeys(&caller.user_id).await?;
+    state
+        .store()
+        .clear_one_time_prekeys(&caller.user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

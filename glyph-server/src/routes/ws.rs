@@ -162,7 +162,7 @@ async fn push_pending(
             send_frame(
                 sink,
                 &PushFrame::Message {
-                    message: inbox_message(row),
+                    message: Box::new(inbox_message(row)),
                 },
             )
             .await?;

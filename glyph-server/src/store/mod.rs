@@ -47,7 +47,9 @@ pub enum StoreError {
         extra: Vec<String>,
     },
     /// The upload would take the user past the media quota.
-    #[error("storing {wanted} more bytes would pass the media quota of {quota} bytes ({used} used)")]
+    #[error(
+        "storing {wanted} more bytes would pass the media quota of {quota} bytes ({used} used)"
+    )]
     QuotaExceeded {
         /// Bytes in use (and reserved) now.
         used: u64,
@@ -331,8 +333,7 @@ pub trait Store: Send + Sync + 'static {
     async fn share_info(&self, code: &str, now: i64) -> Result<Option<(u32, i64)>, StoreError>;
     /// Spends one view of a live share atomically, returning its blob and
     /// the views left; the share is deleted with its last view.
-    async fn open_share(&self, code: &str, now: i64)
-    -> Result<Option<(Vec<u8>, u32)>, StoreError>;
+    async fn open_share(&self, code: &str, now: i64) -> Result<Option<(Vec<u8>, u32)>, StoreError>;
 
     /// Creates a group with these members (creator included).
     async fn create_group(
