@@ -55,6 +55,21 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// Installs rustls's ring provider as the process default (once), for
+/// HTTPS and WSS. An app that installed its own provider keeps it.
+pub(crate) fn ensure_tls() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An HTTP client for calls that need no account (shares).
+pub(crate) fn plain_http() -> reqwest::Client {
+    ensure_tls();
+    reqwest::Client::new()
+}
+
 fn b64(bytes: &[u8]) -> String {
     Base64::encode_string(bytes)
 }
@@ -90,6 +105,7 @@ pub(crate) fn verify_user_record(record: &UserRecord) -> Result<PublicIdentity, 
 impl Api {
     /// A connection to `base` (e.g. `https://glyph.example.org`) as `identity`.
     pub fn new(base: &str, identity: Arc<Identity>) -> Result<Self, ClientError> {
+        ensure_tls();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .timeout(std::time::Duration::from_secs(120))
