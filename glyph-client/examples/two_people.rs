@@ -10,7 +10,9 @@ use glyph_client::{Client, ClientError, Content, Conversation};
 
 #[tokio::main]
 async fn main() -> Result<(), ClientError> {
-    let server = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let server = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let home = std::env::temp_dir().join(format!("glyph-example-{}", std::process::id()));
 
     // 1. Accounts. `create` returns the 12 words: show them once, never store them.
@@ -20,7 +22,10 @@ async fn main() -> Result<(), ClientError> {
 
     // 2. Contacts: by user id here (or a handle: `bob.set_handle("bob")`, then "@bob").
     alice.add_contact(bob.user_id(), Some("Bob")).await?;
-    println!("Compare with Bob: {}", alice.safety_number(bob.user_id()).await?);
+    println!(
+        "Compare with Bob: {}",
+        alice.safety_number(bob.user_id()).await?
+    );
     alice.verify_contact(bob.user_id()).await?;
 
     // 3. Text. Bob is offline: the first message uses his prekeys (X3DH).
@@ -32,7 +37,9 @@ async fn main() -> Result<(), ClientError> {
     // 4. A file, sealed on Alice's device; Bob's copy is checked against its SHA-256.
     let photo = vec![42u8; 100_000];
     let to_bob = Conversation::Peer(bob.user_id().to_owned());
-    alice.send_media(&to_bob, "photo.jpg", &photo, false, None).await?;
+    alice
+        .send_media(&to_bob, "photo.jpg", &photo, false, None)
+        .await?;
     for message in bob.sync().await? {
         if let Content::Media(_) = message.content {
             let (descriptor, bytes) = bob.open_media(message.local_id, None).await?;

@@ -11,10 +11,18 @@ use glyph_client::vault::{KdfParams, Vault};
 async fn a_wrong_pin_is_refused_and_the_right_one_opens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v");
-    let vault = Vault::create(&path, "1234", KdfParams::default()).await.unwrap();
+    let vault = Vault::create(&path, "1234", KdfParams::default())
+        .await
+        .unwrap();
     vault.close().await;
-    assert!(matches!(Vault::open(&path, "1235").await, Err(ClientError::WrongPin)));
-    assert!(matches!(Vault::open(&path, "").await, Err(ClientError::WrongPin)));
+    assert!(matches!(
+        Vault::open(&path, "1235").await,
+        Err(ClientError::WrongPin)
+    ));
+    assert!(matches!(
+        Vault::open(&path, "").await,
+        Err(ClientError::WrongPin)
+    ));
     Vault::open(&path, "1234").await.unwrap();
     assert!(matches!(
         Vault::create(&path, "x", KdfParams::default()).await,
@@ -37,7 +45,10 @@ async fn a_file_that_is_not_a_vault_is_a_clear_error() {
     std::fs::write(&path, b"this is not a database, not even close to one").unwrap();
     let opened = Vault::open(&path, "1234").await;
     assert!(
-        matches!(opened, Err(ClientError::Store(_) | ClientError::CorruptStore(_))),
+        matches!(
+            opened,
+            Err(ClientError::Store(_) | ClientError::CorruptStore(_))
+        ),
         "{opened:?}"
     );
 }
