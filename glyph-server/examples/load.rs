@@ -117,6 +117,8 @@ async fn main() {
     let (users, messages): (usize, usize) = (users.parse().unwrap(), messages.parse().unwrap());
     assert!(users >= 2, "at least 2 users");
     let concurrency: usize = rest.first().map_or(users, |c| c.parse().unwrap());
+    // See tests/common: reqwest may carry glyph-client's TLS feature.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let mut all = Vec::new();
     for _ in 0..users {

@@ -61,7 +61,7 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
         0o600
     );
 
-    let http = reqwest::Client::new();
+    let http = http_client();
     let base = format!("http://{addr}");
     let mut tokens = Vec::new();
     for _ in 0..2 {

@@ -180,7 +180,7 @@ impl TestServer {
         Self {
             base: format!("http://{addr}"),
             addr,
-            http: reqwest::Client::new(),
+            http: http_client(),
             task,
         }
     }
@@ -413,4 +413,12 @@ impl TestServer {
         let status = response.status();
         (status, response.bytes().await.unwrap().to_vec())
     }
+}
+
+/// An HTTP client. When the workspace is built together, reqwest carries
+/// glyph-client's TLS feature, which needs a process-wide rustls provider
+/// before any client is built; installing it is harmless otherwise.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
