@@ -114,22 +114,44 @@ async fn a_group_of_five_with_an_add_and_a_remove() {
     }
     assert!(e.read().await.is_empty());
 
-    a.client.add_to_group(&gid, &e.id()).await.unwrap();
+    // B adds E. A's kept roster is now stale: the server answers A's next
+    // send with 409, and A refreshes the roster and retries on its own.
+    b.client.add_to_group(&gid, &e.id()).await.unwrap();
+    assert_eq!(
+        a.client.roster(&gid, false).await.unwrap().len(),
+        4,
+        "A has not seen the change"
+    );
+    a.client.send_group_text(&gid, "five now").await.unwrap();
+    assert_eq!(
+        a.client.roster(&gid, false).await.unwrap().len(),
+        5,
+        "refreshed on the 409"
+    );
+    assert_eq!(e.read().await, ["five now"]);
     b.client.send_group_text(&gid, "hi e").await.unwrap();
     a.client.remove_from_group(&gid, &c.id()).await.unwrap();
     a.client.send_group_text(&gid, "c has left").await.unwrap();
 
     assert_eq!(e.read().await, ["hi e", "c has left"]);
-    assert_eq!(c.read().await, ["hi e"], "removed members get nothing more");
-    assert_eq!(d.read().await, ["hi e", "c has left"]);
+    assert_eq!(
+        c.read().await,
+        ["five now", "hi e"],
+        "removed members get nothing more"
+    );
+    assert_eq!(d.read().await, ["five now", "hi e", "c has left"]);
     assert_eq!(a.read().await, ["hi e"]);
     // Each group message is in the group's history once. (Messages sent in
     // the same second may be listed in the order this device saw them.)
     let mut history = a.texts(&Conversation::Group(gid.clone())).await;
     history.sort();
-    assert_eq!(history, ["c has left", "hi e", "welcome, four of us"]);
+    assert_eq!(
+        history,
+        ["c has left", "five now", "hi e", "welcome, four of us"]
+    );
     // A removed member can no longer send to the group.
     let refused = c.client.send_group_text(&gid, "still here?").await;
+    // (C's kept roster still lists C; the server refuses a non-member.)
     assert!(
         matches!(refused, Err(ClientError::Api { status: 404, .. })),
         "{refused:?}"

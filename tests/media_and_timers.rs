@@ -190,3 +190,19 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
             .is_none()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_without_the_app_noticing() {
+    let server = Server::start(&["--jwt-lifetime-secs", "3"]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        alice
+            .client
+            .send_text(&bob.id(), &format!("round {round}"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(bob.read().await, ["round 0", "round 1", "round 2"]);
+}

@@ -35,6 +35,9 @@ pub(crate) mod records {
     pub(crate) fn sessions(peer: &str) -> String {
         format!("sessions:{peer}")
     }
+    pub(crate) fn roster(group: &str) -> String {
+        format!("roster:{group}")
+    }
     pub(crate) fn timer(conversation: &str) -> String {
         format!("timer:{conversation}")
     }

@@ -44,6 +44,7 @@ pub struct Api {
     http: reqwest::Client,
     base: String,
     identity: Arc<Identity>,
+    /// The token and when to renew it.
     token: Mutex<Option<(String, i64)>>,
 }
 
@@ -189,10 +190,10 @@ impl Api {
         Ok(token.token)
     }
 
-    /// A token valid for at least two more minutes, logging in if needed.
+    /// A token that is not about to expire, logging in if needed.
     pub async fn token(&self) -> Result<String, ClientError> {
-        if let Some((token, expires_at)) = self.token.lock().await.as_ref()
-            && *expires_at - now() > RENEW_MARGIN_SECS
+        if let Some((token, renew_at)) = self.token.lock().await.as_ref()
+            && now() < *renew_at
         {
             return Ok(token.clone());
         }

@@ -186,7 +186,7 @@ impl Client {
         let client_id = crate::random::client_id()?;
         let mut members = match conversation {
             Conversation::Peer(peer) => vec![peer.clone()],
-            Conversation::Group(group) => self.api.group(group).await?.members,
+            Conversation::Group(group) => self.roster(group, false).await?,
         };
         let message = Message {
             local_id: 0,
@@ -217,7 +217,7 @@ impl Client {
                         "the group's roster changed; refreshing and retrying"
                     );
                     if let Conversation::Group(group) = conversation {
-                        members = self.api.group(group).await?.members;
+                        members = self.roster(group, true).await?;
                     }
                 }
                 Err(
@@ -635,13 +635,38 @@ impl Client {
         self.vault.update_message(message.local_id, &body).await
     }
 
+    /// A group's members: as last seen (kept in the profile), or fresh from
+    /// the server when `refresh` is set or none is kept. Sends use the kept
+    /// roster; the server's 409 on a stale one triggers a refresh.
+    pub async fn roster(&self, group_id: &str, refresh: bool) -> Result<Vec<String>, ClientError> {
+        if !refresh
+            && let Some(members) = self
+                .vault
+                .get_json::<Vec<String>>(&records::roster(group_id))
+                .await?
+        {
+            return Ok(members);
+        }
+        let group = self.api.group(group_id).await?;
+        self.keep_roster(&group).await?;
+        Ok(group.members)
+    }
+
+    async fn keep_roster(&self, group: &glyph_api::Group) -> Result<(), ClientError> {
+        self.vault
+            .put_now(&records::roster(&group.group_id), &group.members)
+            .await
+    }
+
     /// Creates a group with these people (petnames, handles or user ids).
     pub async fn create_group(&self, members: &[&str]) -> Result<glyph_api::Group, ClientError> {
         let mut ids = Vec::with_capacity(members.len());
         for member in members {
             ids.push(self.resolve(member).await?);
         }
-        self.api.create_group(&ids).await
+        let group = self.api.create_group(&ids).await?;
+        self.keep_roster(&group).await?;
+        Ok(group)
     }
 
     /// Adds someone to a group.
@@ -651,7 +676,9 @@ impl Client {
         who: &str,
     ) -> Result<glyph_api::Group, ClientError> {
         let user = self.resolve(who).await?;
-        self.api.add_member(group_id, &user).await
+        let group = self.api.add_member(group_id, &user).await?;
+        self.keep_roster(&group).await?;
+        Ok(group)
     }
 
     /// Removes someone from a group (myself: leave).
@@ -665,11 +692,17 @@ impl Client {
         } else {
             self.resolve(who).await?
         };
-        self.api.remove_member(group_id, &user).await
+        let group = self.api.remove_member(group_id, &user).await?;
+        self.keep_roster(&group).await?;
+        Ok(group)
     }
 
-    /// My groups.
+    /// My groups (fresh from the server; their rosters are kept).
     pub async fn groups(&self) -> Result<Vec<glyph_api::Group>, ClientError> {
-        Ok(self.api.groups().await?.groups)
+        let groups = self.api.groups().await?.groups;
+        for group in &groups {
+            self.keep_roster(group).await?;
+        }
+        Ok(groups)
     }
 }
