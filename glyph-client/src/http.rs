@@ -186,7 +186,10 @@ impl Api {
         let token: TokenResponse = self
             .send_json(Method::POST, "/v1/auth/token", Some(&request), None)
             .await?;
-        *self.token.lock().await = Some((token.token.clone(), token.expires_at));
+        // Renew two minutes early, or after three quarters of a short lifetime.
+        let lifetime = (token.expires_at - now()).max(0);
+        let renew_at = token.expires_at - RENEW_MARGIN_SECS.min(lifetime / 4);
+        *self.token.lock().await = Some((token.token.clone(), renew_at));
         Ok(token.token)
     }
 
