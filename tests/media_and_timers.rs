@@ -129,7 +129,20 @@ async fn files_go_both_ways_and_a_view_once_photo_opens_once() {
         "only the report is stored"
     );
 
-    // Too large: refused before any upload.
+    // Exactly 25 MiB is allowed; one byte more is refused before any upload.
+    let largest = vec![1u8; 25 * 1024 * 1024];
+    alice
+        .client
+        .send_media(&to_bob, "largest.bin", &largest, false, None)
+        .await
+        .unwrap();
+    let received = bob.read_messages().await;
+    let (_, opened) = bob
+        .client
+        .open_media(received[0].local_id, None)
+        .await
+        .unwrap();
+    assert_eq!(opened.len(), largest.len());
     let huge = vec![0u8; 25 * 1024 * 1024 + 1];
     let refused = alice
         .client
@@ -141,7 +154,7 @@ async fn files_go_both_ways_and_a_view_once_photo_opens_once() {
     );
     assert_eq!(
         alice.client.api().media_usage().await.unwrap().used_bytes,
-        700_016
+        700_016 + 25 * 1024 * 1024 + 16
     );
 }
 

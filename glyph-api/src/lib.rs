@@ -306,7 +306,8 @@ pub struct MediaUsage {
     pub used_bytes: u64,
     /// The caller's quota.
     pub quota_bytes: u64,
-    /// The largest blob one upload may hold.
+    /// The largest file one upload may hold (its sealed blob may be 16
+    /// bytes longer, for the tag).
     pub max_file_bytes: u64,
 }
 

@@ -348,23 +348,22 @@ impl Client {
         self.mark_sent(&message.client_id).await
     }
 
+    /// Removes a message from the outbox and marks it sent, in one
+    /// transaction.
     async fn mark_sent(&self, client_id: &str) -> Result<(), ClientError> {
+        let mut batch = Batch::default();
         let mut outbox = self.outbox().await?;
         if outbox.remove(client_id).is_some() {
-            self.vault.put_now(records::OUTBOX, &outbox).await?;
+            self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
         }
-        self.set_delivery(&dedup_key(&self.user_id, client_id), Delivery::Sent)
-            .await
-    }
-
-    async fn set_delivery(&self, dedup: &str, delivery: Delivery) -> Result<(), ClientError> {
-        if let Some((local_id, mut message)) = self.find_message(dedup).await? {
-            message.delivery = delivery;
+        let dedup = dedup_key(&self.user_id, client_id);
+        if let Some((local_id, mut message)) = self.find_message(&dedup).await? {
+            message.delivery = Delivery::Sent;
             let body = serde_json::to_vec(&message)
                 .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
-            self.vault.update_message(local_id, &body).await?;
+            self.vault.stage_update(&mut batch, local_id, &body).await?;
         }
-        Ok(())
+        self.vault.commit(batch).await.map(|_| ())
     }
 
     async fn drop_pending(&self, message: &Message) -> Result<(), ClientError> {

@@ -456,15 +456,26 @@ impl Vault {
         local_id: i64,
         body: &[u8],
     ) -> Result<(), ClientError> {
+        let mut batch = Batch::default();
+        self.stage_update(&mut batch, local_id, body).await?;
+        self.commit(batch).await.map(|_| ())
+    }
+
+    /// Adds "rewrite this message's body" to a batch.
+    pub(crate) async fn stage_update(
+        &self,
+        batch: &mut Batch,
+        local_id: i64,
+        body: &[u8],
+    ) -> Result<(), ClientError> {
         let dedup: Vec<u8> = sqlx::query_scalar("SELECT dedup FROM messages WHERE id = $1")
             .bind(local_id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(ClientError::UnknownMessage(local_id))?;
         let body = self.seal(&dedup, body)?;
-        let mut batch = Batch::default();
         batch.ops.push(Op::UpdateMessage { local_id, body });
-        self.commit(batch).await.map(|_| ())
+        Ok(())
     }
 
     /// A conversation's unexpired messages, oldest first.

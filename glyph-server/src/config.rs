@@ -83,7 +83,8 @@ pub struct Config {
     #[arg(long, env = "GLYPH_MEDIA_URL")]
     pub media_url: Option<String>,
 
-    /// Largest media blob one upload may hold, in bytes (larger: 413).
+    /// Largest media file one upload may hold, in bytes (its sealed blob may
+    /// be 16 bytes longer, for the tag; larger: 413).
     #[arg(long, env = "GLYPH_MAX_MEDIA_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_media_bytes: u64,
 

