@@ -214,3 +214,35 @@ async fn a_second_device_restored_from_the_words_reads_its_own_history() {
     let wrong = Client::open(&alice.profile, "not the pin").await;
     assert!(matches!(wrong, Err(ClientError::WrongPin)), "{wrong:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_prekeys_are_topped_up_when_the_server_runs_low() {
+    let server = Server::start(&[]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    assert_eq!(
+        alice.client.api().prekey_count().await.unwrap().one_time,
+        100
+    );
+    // 80 first contacts (here, bundles fetched by Bob) use up 80 prekeys.
+    for _ in 0..80 {
+        let bundle = bob.client.api().bundle(&alice.id()).await.unwrap();
+        assert!(bundle.opk.is_some());
+    }
+    assert_eq!(
+        alice.client.api().prekey_count().await.unwrap().one_time,
+        20
+    );
+    alice.client.sync().await.unwrap();
+    assert_eq!(
+        alice.client.api().prekey_count().await.unwrap().one_time,
+        100,
+        "topped up"
+    );
+    // A message built on one of the old prekeys still opens.
+    bob.client
+        .send_text(&alice.id(), "on an old prekey")
+        .await
+        .unwrap();
+    assert_eq!(alice.read().await, ["on an old prekey"]);
+}
