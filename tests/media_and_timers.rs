@@ -219,3 +219,36 @@ async fn an_expired_token_is_renewed_without_the_app_noticing() {
     }
     assert_eq!(bob.read().await, ["round 0", "round 1", "round 2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_is_checked_before_uploading() {
+    let server = Server::start(&["--media-quota-bytes", "100000"]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    let to_bob = Conversation::Peer(bob.id());
+    let file = file_of(60_000, 3);
+    alice
+        .client
+        .send_media(&to_bob, "a.bin", &file, false, None)
+        .await
+        .unwrap();
+    let refused = alice
+        .client
+        .send_media(&to_bob, "b.bin", &file, false, None)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ClientError::QuotaExceeded {
+                used: 60_016,
+                quota: 100_000
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        bob.read().await.len(),
+        1,
+        "nothing was sent for the refused file"
+    );
+}

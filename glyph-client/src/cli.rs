@@ -235,7 +235,9 @@ pub fn exit_code(err: &ClientError) -> u8 {
     match err {
         ClientError::WrongPin | ClientError::EmptyPin | ClientError::NoProfile(_) => 3,
         ClientError::Network(_) => 4,
-        ClientError::Api { .. } | ClientError::BadResponse(_) => 5,
+        ClientError::Api { .. }
+        | ClientError::BadResponse(_)
+        | ClientError::QuotaExceeded { .. } => 5,
         ClientError::Crypto(_)
         | ClientError::Decode(_)
         | ClientError::Integrity
@@ -578,13 +580,13 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
                 client.add_contact(&user, None).await?;
             }
             let number = client.safety_number(&user).await?;
-            let grouped: Vec<&str> = (0..12)
+            let groups: Vec<&str> = (0..12)
                 .filter_map(|i| number.get(i * 5..i * 5 + 5))
                 .collect();
+            let lines: Vec<String> = groups.chunks(6).map(|line| line.join(" ")).collect();
             println!(
-                "Safety number with {who}:\n\n    {}\n    {}\n",
-                grouped[..6].join(" "),
-                grouped[6..].join(" ")
+                "Safety number with {who}:\n\n    {}\n",
+                lines.join("\n    ")
             );
             let confirmed = *yes || {
                 print!("Does it match what {who} sees? [y/N] ");

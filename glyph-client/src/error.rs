@@ -73,6 +73,14 @@ pub enum ClientError {
         /// The limit.
         limit: u64,
     },
+    /// The file would take me past my storage quota on the server.
+    #[error("the server keeps {used} of your {quota} bytes of files; delete some first")]
+    QuotaExceeded {
+        /// Bytes in use.
+        used: u64,
+        /// The quota.
+        quota: u64,
+    },
     /// A downloaded file does not match the SHA-256 its sender sealed.
     #[error("the downloaded file does not match its checksum: it was altered")]
     Integrity,

@@ -50,14 +50,21 @@ impl Client {
         view_once: bool,
         progress: Option<Progress>,
     ) -> Result<Message, ClientError> {
-        let limit = match self.api.media_usage().await {
-            Ok(usage) => usage.max_file_bytes,
-            Err(_) => MAX_FILE_BYTES,
-        };
-        if file.len() as u64 > limit {
+        // Checked here first: a server refusing an upload mid-stream can
+        // only close the connection, which reads as a network error.
+        let usage = self.api.media_usage().await?;
+        let size = file.len() as u64;
+        if size > usage.max_file_bytes.min(MAX_FILE_BYTES) {
             return Err(ClientError::FileTooLarge {
-                size: file.len() as u64,
-                limit,
+                size,
+                limit: usage.max_file_bytes.min(MAX_FILE_BYTES),
+            });
+        }
+        let blob_size = size + glyph_crypto::TAG_LEN as u64;
+        if usage.used_bytes + blob_size > usage.quota_bytes {
+            return Err(ClientError::QuotaExceeded {
+                used: usage.used_bytes,
+                quota: usage.quota_bytes,
             });
         }
         let key = MediaKey::generate()?;
