@@ -77,13 +77,31 @@ impl KdfParams {
         if bytes.len() != 12 {
             return Err(ClientError::CorruptStore("KDF parameters"));
         }
-        Ok(Self {
+        let params = Self {
             memory_kib: field(0)?,
             iterations: field(1)?,
             parallelism: field(2)?,
-        })
+        };
+        // A damaged (or hostile) file must not make opening it take
+        // gigabytes or hours: stay within what a version of this crate
+        // would choose.
+        let sane = params.memory_kib <= MAX_KDF_MEMORY_KIB
+            && (1..=MAX_KDF_ITERATIONS).contains(&params.iterations)
+            && (1..=MAX_KDF_PARALLELISM).contains(&params.parallelism);
+        if sane {
+            Ok(params)
+        } else {
+            Err(ClientError::CorruptStore("KDF parameters out of range"))
+        }
     }
 }
+
+/// Most memory a stored KDF setting may ask for (1 GiB).
+const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
+/// Most passes a stored KDF setting may ask for.
+const MAX_KDF_ITERATIONS: u32 = 16;
+/// Most lanes a stored KDF setting may ask for.
+const MAX_KDF_PARALLELISM: u32 = 8;
 
 /// The two keys a PIN unlocks: one seals values, one tags names.
 struct VaultKeys {
@@ -173,6 +191,10 @@ async fn connect(path: &Path, create: bool) -> Result<SqlitePool, ClientError> {
         .max_connections(4)
         .connect_with(options)
         .await?;
+    if !create {
+        // Opening never writes a schema into a file that is not a vault.
+        return Ok(pool);
+    }
     for statement in [
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
         "CREATE TABLE IF NOT EXISTS records (tag BLOB PRIMARY KEY, value BLOB NOT NULL)",

@@ -52,3 +52,28 @@ async fn a_file_that_is_not_a_vault_is_a_clear_error() {
         "{opened:?}"
     );
 }
+
+#[tokio::test]
+async fn absurd_kdf_parameters_in_the_file_are_refused_before_deriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v");
+    Vault::create(&path, "1234", KdfParams::default())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    // 4 TiB of memory, as a hostile file might ask.
+    let status = std::process::Command::new("sqlite3")
+        .arg(&path)
+        .arg("UPDATE meta SET value = x'ffffffff0000000200000001' WHERE name = 'kdf'")
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no sqlite3 program");
+        return;
+    }
+    let opened = Vault::open(&path, "1234").await;
+    assert!(
+        matches!(opened, Err(ClientError::CorruptStore(_))),
+        "{opened:?}"
+    );
+}
