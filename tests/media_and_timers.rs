@@ -169,8 +169,8 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
         .send_text(&bob.id(), "this one stays")
         .await
         .unwrap();
-    alice.client.set_timer(&with_bob, Some(2)).await.unwrap();
-    assert_eq!(alice.client.timer(&with_bob).await.unwrap(), Some(2));
+    alice.client.set_timer(&with_bob, Some(3)).await.unwrap();
+    assert_eq!(alice.client.timer(&with_bob).await.unwrap(), Some(3));
     let sent = alice
         .client
         .send_text(&bob.id(), "burn after reading")
@@ -180,7 +180,10 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
     assert_eq!(bob.read().await, ["this one stays", "burn after reading"]);
     assert_eq!(alice.texts(&with_bob).await.len(), 2);
 
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let expires_at = sent.expires_at.unwrap();
+    while glyph_server::input::now() <= expires_at + 1 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(alice.texts(&with_bob).await, ["this one stays"]);
     assert_eq!(
         bob.texts(&Conversation::Peer(alice.id())).await,

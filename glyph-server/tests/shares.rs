@@ -161,11 +161,14 @@ async fn expired_shares_are_gone_and_swept() {
         let now = glyph_server::input::now();
         let code = glyph_crypto::generate_share_code().unwrap();
         store
-            .create_share(&code, &[0; 40], 3, now, now + 1)
+            .create_share(&code, &[0; 40], 3, now, now + 3)
             .await
             .unwrap();
+        // Three seconds of margin: a slow machine may cross a second boundary.
         assert_eq!(views_left(&server, &code).await, Some(3));
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        while glyph_server::input::now() < now + 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         assert_eq!(views_left(&server, &code).await, None);
         assert_error(
             &server
