@@ -86,6 +86,9 @@ impl AppState {
         for path in paths {
             match self.blobs().delete(&path).await {
                 Ok(()) => {
+                    self.metrics()
+                        .media_blobs_purged
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if let Err(err) = self.store().media_purged(&path).await {
                         tracing::warn!(error = %err, %path, "recording a deleted blob failed");
                     }

@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics`: requests by route and status, request
-//! latency, messages stored and pushed, open WebSocket connections.
+//! latency, messages stored and pushed, open WebSocket connections, media
+//! bytes stored and blobs deleted from storage.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -26,6 +27,10 @@ pub struct Metrics {
     pub messages_pushed: AtomicU64,
     /// Open WebSocket connections.
     pub connections: AtomicI64,
+    /// Bytes of media blobs stored (uploads that completed).
+    pub media_bytes_stored: AtomicU64,
+    /// Media blobs deleted from storage.
+    pub media_blobs_purged: AtomicU64,
 }
 
 impl Metrics {
@@ -108,6 +113,18 @@ impl Metrics {
             out,
             "glyph_websocket_connections {}",
             self.connections.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE glyph_media_bytes_stored_total counter");
+        let _ = writeln!(
+            out,
+            "glyph_media_bytes_stored_total {}",
+            self.media_bytes_stored.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE glyph_media_blobs_purged_total counter");
+        let _ = writeln!(
+            out,
+            "glyph_media_blobs_purged_total {}",
+            self.media_blobs_purged.load(Ordering::Relaxed)
         );
         out
     }

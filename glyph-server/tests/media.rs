@@ -102,6 +102,15 @@ async fn a_sealed_file_round_trips_and_only_its_owner_deletes_it() {
             "deleting gives the bytes back"
         );
         assert!(!stored_file(&db, &path).exists(), "the file is deleted");
+        let metrics = server.metrics().await;
+        assert!(
+            metrics.contains(&format!("glyph_media_bytes_stored_total {}", blob.len())),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("glyph_media_blobs_purged_total 1"),
+            "{metrics}"
+        );
         let again = server
             .call(Method::DELETE, &route, Some(&alice.token), None)
             .await;

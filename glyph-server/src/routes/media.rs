@@ -132,6 +132,10 @@ async fn upload(
         }
     };
     state.store().finish_media(&path, size).await?;
+    state
+        .metrics()
+        .media_bytes_stored
+        .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
     Ok((StatusCode::CREATED, Json(MediaUploaded { path, size })))
 }
 
