@@ -62,6 +62,13 @@ expect "the wifi password is hunter2" "$(bob share open "$link" 2>/dev/null)"
 [ "$(status_of alice send nobody-by-that-name hi)" -eq 5 ]
 [ "$(status_of alice frobnicate)" -eq 2 ]
 
+# A closed pipe is not an error (the reader is gone before glyph writes).
+set +e +o pipefail
+alice read bobby | true
+code=${PIPESTATUS[0]}
+set -e -o pipefail
+[ "$code" -eq 0 ] || { echo "glyph failed on a closed pipe: $code" >&2; exit 1; }
+
 # Alice's second device, from the 12 words, reads her sent history.
 out=$(GLYPH_WORDS="$words" GLYPH_PROFILE="$work/alice2" "$GLYPH" restore)
 expect "Restored $alice_id" "$out"

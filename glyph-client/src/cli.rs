@@ -15,6 +15,26 @@ use clap::{Parser, Subcommand};
 
 use crate::{Client, ClientError, Content, Conversation, LiveEvent, Message};
 
+/// Prints a line to standard output. A closed pipe (`glyph read | head`)
+/// is not an error: the program stops quietly with success.
+macro_rules! say {
+    () => {
+        emit(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))
+    };
+}
+
+fn emit(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush())
+        && err.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 /// glyph: end-to-end encrypted messaging from the command line.
 #[derive(Debug, Parser)]
 #[command(name = "glyph", version, about, after_help = EXIT_CODES)]
@@ -324,7 +344,7 @@ async fn print_message(client: &Client, message: &Message) {
     } else {
         ""
     };
-    println!(
+    say!(
         "[{}] {} {from}{place}{timer}: {}",
         message.local_id,
         format_time(message.sent_at),
@@ -352,11 +372,11 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             let profile = profile_dir(&cli)?;
             let pin = read_pin(true)?;
             let (client, words) = Client::create(&profile, &pin, &server(&cli)?).await?;
-            println!(
+            say!(
                 "Your recovery words (write them down; they are shown only this once):\n\n    {}\n",
                 words.phrase()
             );
-            println!(
+            say!(
                 "user id:     {}\nsafety code: {}",
                 client.user_id(),
                 client.safety_code()
@@ -374,7 +394,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             };
             let pin = read_pin(true)?;
             let client = Client::restore(&profile_dir(&cli)?, &pin, &server(&cli)?, &words).await?;
-            println!(
+            say!(
                 "Restored {} (safety code {}).",
                 client.user_id(),
                 client.safety_code()
@@ -382,7 +402,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
         }
         Command::Whoami => {
             let client = open(&cli).await?;
-            println!(
+            say!(
                 "user id:     {}\nsafety code: {}\nserver:      {}",
                 client.user_id(),
                 client.safety_code(),
@@ -393,7 +413,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             action: HandleAction::Set { handle },
         } => {
             open(&cli).await?.set_handle(handle).await?;
-            println!("Your handle is now @{}.", handle.to_ascii_lowercase());
+            say!("Your handle is now @{}.", handle.to_ascii_lowercase());
         }
         Command::Contact { action } => contact(&cli, action).await?,
         Command::Send { to, text, expires } => {
@@ -428,7 +448,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
                         print_message(&client, &message).await;
                     }
                 }
-                None if new.is_empty() => println!("No new messages."),
+                None if new.is_empty() => say!("No new messages."),
                 None => {
                     for message in &new {
                         print_message(&client, message).await;
@@ -505,7 +525,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             } else {
                 ""
             };
-            println!(
+            say!(
                 "Saved {} ({} bytes, checksum verified){once}.",
                 target.display(),
                 file.len()
@@ -523,8 +543,8 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             };
             client.set_timer(&conversation, seconds).await?;
             match seconds {
-                Some(secs) => println!("Messages you send to {who} now disappear after {secs} s."),
-                None => println!("Messages you send to {who} no longer disappear."),
+                Some(secs) => say!("Messages you send to {who} now disappear after {secs} s."),
+                None => say!("Messages you send to {who} no longer disappear."),
             }
         }
         Command::Share { action } => share(&cli, action).await?,
@@ -534,11 +554,11 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
 
 fn report_sent(message: &Message) {
     match message.delivery {
-        crate::Delivery::Pending => println!(
+        crate::Delivery::Pending => say!(
             "Queued [{}]: the server is unreachable; it goes out with the next read or listen.",
             message.local_id
         ),
-        _ => println!("Sent [{}].", message.local_id),
+        _ => say!("Sent [{}].", message.local_id),
     }
 }
 
@@ -560,13 +580,13 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
             let (contact, check) = client.add_contact(who, name.as_deref()).await?;
             match check {
                 crate::KeyCheck::Changed => {
-                    println!(
+                    say!(
                         "WARNING: the keys of {} changed since you added them. Compare the safety number again.",
                         contact.display_name()
                     );
                     return Err(ClientError::KeyChanged(contact.display_name()));
                 }
-                _ => println!(
+                _ => say!(
                     "Added {} ({}), safety code {}.",
                     contact.display_name(),
                     contact.user_id,
@@ -584,7 +604,7 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
                 .filter_map(|i| number.get(i * 5..i * 5 + 5))
                 .collect();
             let lines: Vec<String> = groups.chunks(6).map(|line| line.join(" ")).collect();
-            println!(
+            say!(
                 "Safety number with {who}:\n\n    {}\n",
                 lines.join("\n    ")
             );
@@ -597,15 +617,15 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
             };
             if confirmed {
                 client.verify_contact(&user).await?;
-                println!("{who} is verified.");
+                say!("{who} is verified.");
             } else {
-                println!("Not verified.");
+                say!("Not verified.");
             }
         }
         ContactAction::Accept { who } => {
             let user = client.resolve(who).await?;
             client.accept_key_change(&user).await?;
-            println!(
+            say!(
                 "Accepted the new keys of {who}. Compare the safety number again: glyph contact verify {who}"
             );
         }
@@ -618,7 +638,7 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
                 } else {
                     "unverified"
                 };
-                println!("{}  {}  {state}", contact.display_name(), contact.user_id);
+                say!("{}  {}  {state}", contact.display_name(), contact.user_id);
             }
         }
     }
@@ -631,15 +651,15 @@ async fn group(cli: &Cli, action: &GroupAction) -> Result<(), ClientError> {
         GroupAction::Create { members } => {
             let names: Vec<&str> = members.iter().map(String::as_str).collect();
             let group = client.create_group(&names).await?;
-            println!("{}", group.group_id);
+            say!("{}", group.group_id);
         }
         GroupAction::Add { group, who } => {
             let roster = client.add_to_group(group, who).await?;
-            println!("{} members.", roster.members.len());
+            say!("{} members.", roster.members.len());
         }
         GroupAction::Remove { group, who } => {
             let roster = client.remove_from_group(group, who).await?;
-            println!("{} members.", roster.members.len());
+            say!("{} members.", roster.members.len());
         }
         GroupAction::Send { group, text } => {
             let sent = client.send_group_text(group, &text.join(" ")).await?;
@@ -651,7 +671,7 @@ async fn group(cli: &Cli, action: &GroupAction) -> Result<(), ClientError> {
                 for member in &group.members {
                     names.push(name_of(&client, member).await);
                 }
-                println!("{}  {}", group.group_id, names.join(", "));
+                say!("{}  {}", group.group_id, names.join(", "));
             }
         }
     }
@@ -680,7 +700,7 @@ async fn share(cli: &Cli, action: &ShareAction) -> Result<(), ClientError> {
                 None => open(cli).await?.server().to_owned(),
             };
             let (link, expires_at) = crate::create_share(&server, &secret, *views, *ttl).await?;
-            println!("{}", link.to_url());
+            say!("{}", link.to_url());
             eprintln!(
                 "Opens {views} time(s), until {} UTC. Anyone with the link can open it.",
                 format_time(expires_at)
@@ -690,7 +710,7 @@ async fn share(cli: &Cli, action: &ShareAction) -> Result<(), ClientError> {
             let (secret, left) = crate::open_share(link).await?;
             std::io::stdout().write_all(&secret)?;
             if std::io::stdout().is_terminal() {
-                println!();
+                say!();
             }
             eprintln!("({left} view(s) left)");
         }
