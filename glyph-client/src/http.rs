@@ -65,6 +65,26 @@ pub(crate) fn ensure_tls() {
     });
 }
 
+/// The error for a non-success response: the server's JSON error body,
+/// or the bare status when the body is not one.
+pub(crate) async fn refusal(response: reqwest::Response) -> ClientError {
+    let status = response.status().as_u16();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => ClientError::Api {
+            status,
+            code: body.error.code,
+            message: body.error.message,
+            details: body.error.details,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            code: "http_error".into(),
+            message: format!("HTTP {status}"),
+            details: None,
+        },
+    }
+}
+
 /// An HTTP client for calls that need no account (shares).
 pub(crate) fn plain_http() -> reqwest::Client {
     ensure_tls();
@@ -126,24 +146,6 @@ impl Api {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
-    }
-
-    async fn error_of(response: reqwest::Response) -> ClientError {
-        let status = response.status().as_u16();
-        match response.json::<ErrorBody>().await {
-            Ok(body) => ClientError::Api {
-                status,
-                code: body.error.code,
-                message: body.error.message,
-                details: body.error.details,
-            },
-            Err(_) => ClientError::Api {
-                status,
-                code: "http_error".into(),
-                message: format!("HTTP {status}"),
-                details: None,
-            },
-        }
     }
 
     /// Registers this identity (a retry with the same keys is fine).
@@ -219,7 +221,7 @@ impl Api {
         }
         let response = request.send().await?;
         if !response.status().is_success() {
-            return Err(Self::error_of(response).await);
+            return Err(refusal(response).await);
         }
         if response.status() == StatusCode::NO_CONTENT {
             return serde_json::from_value(serde_json::Value::Null)
@@ -461,7 +463,7 @@ impl Api {
             .send()
             .await?;
         if !response.status().is_success() {
-            return Err(Self::error_of(response).await);
+            return Err(refusal(response).await);
         }
         response
             .json()
@@ -484,7 +486,7 @@ impl Api {
             .send()
             .await?;
         if !response.status().is_success() {
-            return Err(Self::error_of(response).await);
+            return Err(refusal(response).await);
         }
         let total = response.content_length().unwrap_or(0);
         let mut body = Vec::with_capacity(usize::try_from(total.min(limit)).unwrap_or(0));

@@ -11,24 +11,6 @@ use crate::error::ClientError;
 /// The largest secret the relay takes by default (1 MiB, minus the IV and tag).
 pub const MAX_SHARE_BYTES: usize = 1024 * 1024 - 28;
 
-async fn refused(response: reqwest::Response) -> ClientError {
-    let status = response.status().as_u16();
-    match response.json::<glyph_api::ErrorBody>().await {
-        Ok(body) => ClientError::Api {
-            status,
-            code: body.error.code,
-            message: body.error.message,
-            details: body.error.details,
-        },
-        Err(_) => ClientError::Api {
-            status,
-            code: "http_error".into(),
-            message: format!("HTTP {status}"),
-            details: None,
-        },
-    }
-}
-
 /// Makes a share of `secret` on the relay at `server`, openable `views`
 /// times for `ttl_secs`. Returns the link (which holds the key) and when it
 /// expires.
@@ -57,7 +39,7 @@ pub async fn create_share(
         .send()
         .await?;
     if !response.status().is_success() {
-        return Err(refused(response).await);
+        return Err(crate::http::refusal(response).await);
     }
     let created: ShareCreated = response
         .json()
@@ -86,7 +68,7 @@ pub async fn open_share(link: &str) -> Result<(Vec<u8>, u32), ClientError> {
         .send()
         .await?;
     if !response.status().is_success() {
-        return Err(refused(response).await);
+        return Err(crate::http::refusal(response).await);
     }
     let opened: OpenedShare = response
         .json()

@@ -77,18 +77,6 @@ fn curl(url: &str, user_agent: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
-    let (status, info) = server
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/shares/{code}"),
-            None,
-            None,
-        )
-        .await;
-    (status == StatusCode::OK).then(|| info["views_left"].as_u64().unwrap())
-}
-
 // Multi-threaded: the driver and curl are run blocking on this thread while
 // the server answers on the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +97,7 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     let created = drive(&["create", &server.base, &secret, "1"]);
     let link = ShareLink::parse(created["link"].as_str().unwrap()).unwrap();
     assert_eq!(link.base(), server.base);
-    assert_eq!(views_left(&server, link.code()).await, Some(1));
+    assert_eq!(share_views_left(&server, link.code()).await, Some(1));
 
     // curl, preview bots and a page opened without its key spend nothing.
     let page_url = format!("{}/s/{}", server.base, link.code());
@@ -123,7 +111,7 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     );
     assert_eq!(nokey["disabled"], true);
     assert_eq!(
-        views_left(&server, link.code()).await,
+        share_views_left(&server, link.code()).await,
         Some(1),
         "nothing spent yet"
     );
@@ -142,7 +130,7 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
             .contains("This secret is gone"),
         "{revealed}"
     );
-    assert_eq!(views_left(&server, link.code()).await, None);
+    assert_eq!(share_views_left(&server, link.code()).await, None);
     let again = drive(&["visit", &link.to_url()]);
     assert!(
         again["text"]

@@ -176,6 +176,25 @@ async fn paths_are_validated_and_folders_cannot_be_listed() {
     }
 }
 
+/// Uploads `chunks` as a chunked body with no Content-Length.
+async fn upload_chunked(
+    server: &TestServer,
+    user: &TestUser,
+    chunks: Vec<Vec<u8>>,
+) -> (StatusCode, Value) {
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let response = server
+        .http
+        .post(format!("{}/v1/media", server.base))
+        .bearer_auth(&user.token)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test]
 async fn the_size_limit_holds_with_and_without_a_declared_length() {
     for db in databases().await {
@@ -187,21 +206,8 @@ async fn the_size_limit_holds_with_and_without_a_declared_length() {
         assert_error(&declared, 413, "payload_too_large");
 
         // Chunked, with no Content-Length: refused while streaming.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-            (0..30).map(|_| Ok(vec![7u8; 4096])).collect();
-        let response = server
-            .http
-            .post(format!("{}/v1/media", server.base))
-            .bearer_auth(&alice.token)
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-                chunks,
-            )))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "payload_too_large");
+        let refused = upload_chunked(&server, &alice, vec![vec![7u8; 4096]; 30]).await;
+        assert_error(&refused, 413, "payload_too_large");
         assert_eq!(
             usage(&server, &alice).await,
             0,
@@ -213,21 +219,10 @@ async fn the_size_limit_holds_with_and_without_a_declared_length() {
         );
 
         // Exactly at the limit, streamed: accepted at its real size.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..25)
-            .map(|_| Ok(vec![7u8; 4000]))
-            .chain([Ok(vec![7u8; 16])])
-            .collect();
-        let response = server
-            .http
-            .post(format!("{}/v1/media", server.base))
-            .bearer_auth(&alice.token)
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-                chunks,
-            )))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
+        let mut chunks = vec![vec![7u8; 4000]; 25];
+        chunks.push(vec![7u8; 16]);
+        let accepted = upload_chunked(&server, &alice, chunks).await;
+        assert_eq!(accepted.0, StatusCode::CREATED, "{}", accepted.1);
         assert_eq!(
             usage(&server, &alice).await,
             100_016,

@@ -26,25 +26,6 @@ async fn create(server: &TestServer, plaintext: &[u8], extra: Value) -> (String,
     (code, link)
 }
 
-async fn views_left(server: &TestServer, code: &str) -> Option<u64> {
-    let (status, info) = server
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/shares/{code}"),
-            None,
-            None,
-        )
-        .await;
-    match status {
-        StatusCode::OK => info["views_left"].as_u64(),
-        StatusCode::NOT_FOUND => {
-            assert_eq!(info["error"]["code"], "share_gone");
-            None
-        }
-        other => panic!("{other}: {info}"),
-    }
-}
-
 /// Fetches the page as a client with this user agent: (status, body).
 async fn page(
     server: &TestServer,
@@ -78,7 +59,7 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
         let server = TestServer::start(&db).await;
         let secret = "correct horse battery staple ✓".as_bytes();
         let (code, link) = create(&server, secret, json!({"views": 2})).await;
-        assert_eq!(views_left(&server, &code).await, Some(2));
+        assert_eq!(share_views_left(&server, &code).await, Some(2));
 
         // Pages, previews and metadata spend nothing.
         for agent in PREVIEW_BOTS {
@@ -95,7 +76,7 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
                 "{csp}"
             );
         }
-        assert_eq!(views_left(&server, &code).await, Some(2));
+        assert_eq!(share_views_left(&server, &code).await, Some(2));
 
         let open = format!("/v1/shares/{code}/open");
         let (status, first) = server.post(&open, None, json!({})).await;
@@ -103,7 +84,7 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
         assert_eq!(first["views_left"], 1);
         let blob = Base64::decode_vec(first["blob"].as_str().unwrap()).unwrap();
         assert_eq!(link.key().open(&blob).unwrap(), secret);
-        assert_eq!(views_left(&server, &code).await, Some(1));
+        assert_eq!(share_views_left(&server, &code).await, Some(1));
         let (status, last) = server.post(&open, None, json!({})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(last["views_left"], 0);
@@ -114,7 +95,7 @@ async fn views_are_spent_only_by_open_and_the_last_one_deletes() {
             404,
             "share_gone",
         );
-        assert_eq!(views_left(&server, &code).await, None);
+        assert_eq!(share_views_left(&server, &code).await, None);
         let (status, html, _) = page(&server, &code, "Mozilla/5.0").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(html.contains("This secret is gone"), "{html}");
@@ -165,11 +146,11 @@ async fn expired_shares_are_gone_and_swept() {
             .await
             .unwrap();
         // Three seconds of margin: a slow machine may cross a second boundary.
-        assert_eq!(views_left(&server, &code).await, Some(3));
+        assert_eq!(share_views_left(&server, &code).await, Some(3));
         while glyph_server::input::now() < now + 3 {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        assert_eq!(views_left(&server, &code).await, None);
+        assert_eq!(share_views_left(&server, &code).await, None);
         assert_error(
             &server
                 .post(&format!("/v1/shares/{code}/open"), None, json!({}))

@@ -422,3 +422,23 @@ pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// A share's views left (None once it is gone, answered as `share_gone`).
+pub async fn share_views_left(server: &TestServer, code: &str) -> Option<u64> {
+    let (status, info) = server
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/shares/{code}"),
+            None,
+            None,
+        )
+        .await;
+    match status {
+        StatusCode::OK => info["views_left"].as_u64(),
+        StatusCode::NOT_FOUND => {
+            assert_eq!(info["error"]["code"], "share_gone");
+            None
+        }
+        other => panic!("{other}: {info}"),
+    }
+}
