@@ -63,6 +63,13 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
         alice_view[..4],
         ["hi bob", "are you there?", "ping", "hello alice"]
     );
+    let sent = alice.client.history(&with_bob).await.unwrap();
+    assert!(
+        sent.iter()
+            .filter(|m| m.outgoing)
+            .all(|m| m.delivery == glyph_client::Delivery::Sent),
+        "every message Alice sent is marked sent"
+    );
     let bob_view = bob.texts(&Conversation::Peer(alice.id())).await;
     assert_eq!(bob_view.len(), 13);
 

@@ -188,7 +188,7 @@ impl Client {
             Conversation::Peer(peer) => vec![peer.clone()],
             Conversation::Group(group) => self.roster(group, false).await?,
         };
-        let message = Message {
+        let mut message = Message {
             local_id: 0,
             conversation: conversation.clone(),
             sender: self.user_id.clone(),
@@ -204,11 +204,15 @@ impl Client {
             members.retain(|m| *m != self.user_id);
             let request = {
                 let _guard = self.lock.acquire().await?;
-                self.prepare(&members, &plaintext, &message, &options)
-                    .await?
+                let (request, inserted) = self
+                    .prepare(&members, &plaintext, &message, &options)
+                    .await?;
+                // The first attempt stores the history entry; retries find it.
+                message.local_id = inserted.unwrap_or(message.local_id);
+                request
             };
             match self.post(&request, &message).await {
-                Ok(()) => return self.stored_message(&message).await,
+                Ok(sent) => return Ok(sent),
                 Err(ClientError::Api { code, details, .. })
                     if code == "roster_mismatch" && attempt < ROSTER_RETRIES =>
                 {
@@ -227,7 +231,7 @@ impl Client {
                     }),
                 ) => {
                     tracing::warn!(error = %err, "send failed; the message stays in the outbox");
-                    return self.stored_message(&message).await;
+                    return Ok(message);
                 }
                 Err(err) => {
                     self.drop_pending(&message).await?;
@@ -242,13 +246,15 @@ impl Client {
 
     /// Encrypts one copy per member and the self-copy, and stores the
     /// sessions, the history entry and the outbox entry in one transaction.
+    /// Returns the request and the history entry's local id if this call
+    /// stored it (a retry finds it stored already).
     async fn prepare(
         &self,
         members: &[String],
         plaintext: &[u8],
         message: &Message,
         options: &SendOptions,
-    ) -> Result<SendRequest, ClientError> {
+    ) -> Result<(SendRequest, Option<i64>), ClientError> {
         if members.is_empty() {
             return Err(ClientError::Unsupported("there is no one to send to"));
         }
@@ -329,8 +335,8 @@ impl Client {
             },
         );
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        self.vault.commit(batch).await?;
-        Ok(request)
+        let inserted = self.vault.commit(batch).await?;
+        Ok((request, inserted.first().copied()))
     }
 
     async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
@@ -342,10 +348,26 @@ impl Client {
     }
 
     /// Posts a prepared request and marks it sent.
-    async fn post(&self, request: &SendRequest, message: &Message) -> Result<(), ClientError> {
+    /// Posts a prepared request; once the server has it, takes it out of
+    /// the outbox and marks the history entry sent, in one transaction.
+    async fn post(&self, request: &SendRequest, message: &Message) -> Result<Message, ClientError> {
         self.api.send(request).await?;
         let _guard = self.lock.acquire().await?;
-        self.mark_sent(&message.client_id).await
+        let sent = Message {
+            delivery: Delivery::Sent,
+            ..message.clone()
+        };
+        let mut batch = Batch::default();
+        let mut outbox = self.outbox().await?;
+        outbox.remove(&message.client_id);
+        self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+        let body = serde_json::to_vec(&sent)
+            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+        let dedup = dedup_key(&self.user_id, &message.client_id);
+        self.vault
+            .stage_update_known(&mut batch, sent.local_id, &dedup, &body)?;
+        self.vault.commit(batch).await?;
+        Ok(sent)
     }
 
     /// Removes a message from the outbox and marks it sent, in one
@@ -392,14 +414,6 @@ impl Client {
             .map_err(|_| ClientError::CorruptStore("message"))?;
         message.local_id = local_id;
         Ok(Some((local_id, message)))
-    }
-
-    async fn stored_message(&self, message: &Message) -> Result<Message, ClientError> {
-        let dedup = dedup_key(&self.user_id, &message.client_id);
-        Ok(self
-            .find_message(&dedup)
-            .await?
-            .map_or_else(|| message.clone(), |(_, m)| m))
     }
 
     /// Re-posts everything in the outbox; returns how many went out.

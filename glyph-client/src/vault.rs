@@ -500,6 +500,21 @@ impl Vault {
         Ok(())
     }
 
+    /// Adds "rewrite this message's body" to a batch, for a message whose
+    /// de-duplication key the caller knows (no lookup needed).
+    pub(crate) fn stage_update_known(
+        &self,
+        batch: &mut Batch,
+        local_id: i64,
+        dedup_key: &str,
+        body: &[u8],
+    ) -> Result<(), ClientError> {
+        let dedup = self.tag(&format!("dedup:{dedup_key}"))?;
+        let body = self.seal(&dedup, body)?;
+        batch.ops.push(Op::UpdateMessage { local_id, body });
+        Ok(())
+    }
+
     /// A conversation's unexpired messages, oldest first.
     pub(crate) async fn messages(
         &self,
