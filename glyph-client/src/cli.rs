@@ -37,7 +37,12 @@ fn emit(line: std::fmt::Arguments<'_>) {
 
 /// glyph: end-to-end encrypted messaging from the command line.
 #[derive(Debug, Parser)]
-#[command(name = "glyph", version, about, after_help = EXIT_CODES)]
+#[command(
+    name = "glyph",
+    version,
+    about = "glyph: end-to-end encrypted messaging from the command line.",
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// The server, e.g. https://glyph.example.org (needed by init, restore
     /// and share create; afterwards the profile remembers it).
@@ -638,7 +643,12 @@ async fn contact(cli: &Cli, action: &ContactAction) -> Result<(), ClientError> {
                 } else {
                     "unverified"
                 };
-                say!("{}  {}  {state}", contact.display_name(), contact.user_id);
+                let name = contact.display_name();
+                if name == contact.user_id {
+                    say!("{name}  {state}");
+                } else {
+                    say!("{name}  {}  {state}", contact.user_id);
+                }
             }
         }
     }
