@@ -31,6 +31,7 @@ expect "is verified" "$out"
 expect "Sent" "$(alice send bobby hello from the command line)"
 out=$(bob read)
 expect "hello from the command line" "$out"
+expect "$alice_id" "$out"         # Alice has no handle: Bob sees her id
 expect "Sent" "$(bob send "$alice_id" hi alice)"
 expect "hi alice" "$(alice read)"
 expect "No new messages." "$(alice read)"

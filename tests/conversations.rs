@@ -15,6 +15,7 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     bob.client.set_handle("bob").await.unwrap();
+    alice.client.set_handle("alice").await.unwrap();
     let (contact, check) = alice
         .client
         .add_contact("@bob", Some("Bobby"))
@@ -29,6 +30,11 @@ async fn first_contact_while_offline_then_crossing_messages_both_ways() {
     }
     assert_eq!(bob.read().await, ["hi bob", "are you there?", "ping"]);
     assert!(bob.read().await.is_empty(), "nothing is shown twice");
+    // Bob learned who wrote: Alice's keys from her first message, her
+    // handle from the directory; unverified until they compare numbers.
+    let alice_seen = bob.client.contact(&alice.id()).await.unwrap().unwrap();
+    assert_eq!(alice_seen.display_name(), "@alice");
+    assert!(!alice_seen.verified);
 
     // Bob replies; then both write at once, before reading (crossing
     // ratchet steps), several times over.

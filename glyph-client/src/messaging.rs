@@ -581,7 +581,17 @@ impl Client {
                     &envelope,
                 )?);
                 if let Some(header) = &envelope.x3dh {
-                    self.note_keys(&entry.sender, &header.identity, None, None)
+                    // A new contact: learn their handle too (best effort).
+                    let handle = match self.contact(&entry.sender).await? {
+                        Some(_) => None,
+                        None => self
+                            .api
+                            .user(&entry.sender)
+                            .await
+                            .ok()
+                            .and_then(|(r, _)| r.handle),
+                    };
+                    self.note_keys(&entry.sender, &header.identity, handle, None)
                         .await?;
                     self.vault
                         .put(batch, crate::client::records::PREKEYS, &prekeys.to_bytes())?;
