@@ -18,9 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use base64ct::{Base64, Encoding};
 use futures_util::StreamExt;
-use glyph_api::{AUTH_LABEL, BINDING_LABEL, PushFrame, TokenResponse};
+use glyph_api::PushFrame;
 use glyph_crypto::{Identity, Mnemonic};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -35,54 +34,14 @@ struct User {
     token: String,
 }
 
-async fn register(http: &reqwest::Client, base: &str) -> User {
-    let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-    let public = id.public();
-    let binding = [
-        BINDING_LABEL,
-        public.sign_pub.as_bytes(),
-        public.dh_pub.as_bytes(),
-    ]
-    .concat();
-    let body = json!({"sign_pub": public.sign_pub.to_base64(), "dh_pub": public.dh_pub.to_base64(),
-                      "binding_sig": Base64::encode_string(&id.signing().sign(&binding))});
-    let status = http
-        .post(format!("{base}/v1/users"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "registration failed: {status}");
-    let challenge: serde_json::Value = http
-        .post(format!("{base}/v1/auth/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let challenge = challenge["challenge"].as_str().unwrap();
-    let message = [
-        AUTH_LABEL,
-        &Base64::decode_vec(challenge).unwrap()[..],
-        public.sign_pub.as_bytes(),
-    ]
-    .concat();
-    let body = json!({"sign_pub": public.sign_pub.to_base64(), "challenge": challenge,
-                      "signature": Base64::encode_string(&id.signing().sign(&message))});
-    let token: TokenResponse = http
-        .post(format!("{base}/v1/auth/token"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+/// A registered, logged-in user, through glyph-client's API layer.
+async fn register(base: &str) -> User {
+    let identity = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
+    let api = glyph_client::Api::new(base, std::sync::Arc::new(identity)).unwrap();
+    let record = api.register().await.unwrap();
     User {
-        user_id: token.user_id,
-        token: token.token,
+        user_id: record.user_id,
+        token: api.login().await.unwrap(),
     }
 }
 
@@ -122,7 +81,7 @@ async fn main() {
     let http = reqwest::Client::new();
     let mut all = Vec::new();
     for _ in 0..users {
-        all.push(register(&http, base).await);
+        all.push(register(base).await);
     }
     let all = Arc::new(all);
     let host = base.trim_start_matches("http://").to_owned();
