@@ -196,3 +196,53 @@ async fn keys_swapped_by_the_server_are_caught() {
         Err(ClientError::KeyChanged(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_history_follows_the_sealed_conversation_not_the_server() {
+    if std::process::Command::new("sqlite3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no sqlite3 program to play the lying server with");
+        return;
+    }
+    let server = Server::start(&[]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    let carol = Person::new(&server).await;
+    alice
+        .client
+        .send_text(&bob.id(), "for bob only")
+        .await
+        .unwrap();
+    // The server re-labels Alice's message as sent to Carol.
+    tamper(
+        &server,
+        &format!(
+            "UPDATE messages SET recipient = '{}' WHERE recipient = '{}'",
+            carol.id(),
+            bob.id()
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let restored =
+        glyph_client::Client::restore(&dir.path().join("p"), PIN, &server.url, &alice.words)
+            .await
+            .unwrap();
+    let with_bob: Vec<String> = restored
+        .history(&Conversation::Peer(bob.id()))
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.content.summary())
+        .collect();
+    assert_eq!(with_bob, ["for bob only"]);
+    assert!(
+        restored
+            .history(&Conversation::Peer(carol.id()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -102,6 +102,30 @@ struct Pending {
     dedup: String,
 }
 
+/// The field of a self-copy's content naming its conversation. The spec's
+/// content has no recipient, and a v1 self-copy is sealed to myself, so
+/// without it only the server's routing would say whom I wrote to;
+/// decoders ignore unknown fields, so peers are unaffected.
+const SELF_COPY_TO: &str = "to";
+
+/// The self-copy's plaintext: the content with the conversation added.
+fn self_copy_plaintext(
+    plaintext: &[u8],
+    conversation: &Conversation,
+) -> zeroize::Zeroizing<Vec<u8>> {
+    let with_to = serde_json::from_slice::<Value>(plaintext)
+        .ok()
+        .and_then(|mut value| {
+            let object = value.as_object_mut()?;
+            object.insert(
+                SELF_COPY_TO.to_owned(),
+                serde_json::to_value(conversation).ok()?,
+            );
+            serde_json::to_vec(&value).ok()
+        });
+    zeroize::Zeroizing::new(with_to.unwrap_or_else(|| plaintext.to_vec()))
+}
+
 fn dedup_key(sender: &str, client_id: &str) -> String {
     format!("{sender}:{client_id}")
 }
@@ -296,7 +320,7 @@ impl Client {
                     SealedEnvelope::seal(
                         self.identity.signing(),
                         &self.identity.public().dh_pub,
-                        plaintext,
+                        &self_copy_plaintext(plaintext, &message.conversation),
                     )
                     .map(|e| e.to_json_value())
                 })
@@ -494,24 +518,34 @@ impl Client {
             self.vault.commit(batch).await?;
             return Ok(None);
         }
-        let content = match self.open_entry(&entry, &mut batch).await {
-            Ok(content) => content,
+        let (content, sealed_to) = match self.open_entry(&entry, &mut batch).await {
+            Ok(opened) => opened,
             Err(ClientError::Crypto(glyph_crypto::Error::Duplicate)) => {
                 self.vault.commit(batch).await?;
                 return Ok(None);
             }
             Err(err) => {
                 tracing::warn!(error = %err, seq = entry.seq, "a message could not be opened");
-                Content::Undecryptable {
-                    reason: err.to_string(),
-                }
+                let reason = err.to_string();
+                (Content::Undecryptable { reason }, None)
             }
         };
         let outgoing = entry.direction == Direction::Out;
-        let conversation = match (&entry.group_id, outgoing) {
+        let routed = match (&entry.group_id, outgoing) {
             (Some(group), _) => Conversation::Group(group.clone()),
             (None, true) => Conversation::Peer(entry.recipient.clone()),
             (None, false) => Conversation::Peer(entry.sender.clone()),
+        };
+        // For my own messages, what I sealed outranks what the server says.
+        let conversation = match sealed_to {
+            Some(sealed) if sealed != routed => {
+                tracing::warn!(
+                    seq = entry.seq,
+                    "the server filed a self-copy under another conversation"
+                );
+                sealed
+            }
+            _ => routed,
         };
         let message = Message {
             local_id: 0,
@@ -552,16 +586,22 @@ impl Client {
         &self,
         entry: &InboxMessage,
         batch: &mut Batch,
-    ) -> Result<Content, ClientError> {
+    ) -> Result<(Content, Option<Conversation>), ClientError> {
         let payload: &Value = &entry.payload;
         let version = payload.get("v").and_then(Value::as_u64);
         if entry.direction == Direction::Out {
-            // My self-copy: a v1 envelope I sealed to myself.
+            // My self-copy: a v1 envelope I sealed to myself, naming (under
+            // the seal) the conversation it belongs to.
             let sealed = SealedEnvelope::from_json_value(payload)?;
             if crate::user_id_of(sealed.sender()) != self.user_id {
                 return Err(ClientError::Unsupported("a self-copy not signed by me"));
             }
-            return Ok(Content::from_wire(&sealed.open(self.identity.dh())?));
+            let plaintext = zeroize::Zeroizing::new(sealed.open(self.identity.dh())?);
+            let sealed_to = serde_json::from_slice::<Value>(&plaintext)
+                .ok()
+                .and_then(|v| v.get(SELF_COPY_TO).cloned())
+                .and_then(|to| serde_json::from_value::<Conversation>(to).ok());
+            return Ok((Content::from_wire(&plaintext), sealed_to));
         }
         match version {
             Some(2) => {
@@ -601,7 +641,7 @@ impl Client {
                     &records::sessions(&entry.sender),
                     &sessions.to_bytes(),
                 )?;
-                Ok(Content::from_wire(&plaintext))
+                Ok((Content::from_wire(&plaintext), None))
             }
             Some(1) => {
                 let sealed = SealedEnvelope::from_json_value(payload)?;
@@ -610,7 +650,7 @@ impl Client {
                         "an envelope not signed by its sender",
                     ));
                 }
-                Ok(Content::from_wire(&sealed.open(self.identity.dh())?))
+                Ok((Content::from_wire(&sealed.open(self.identity.dh())?), None))
             }
             _ => Err(ClientError::Unsupported(
                 "an envelope of an unknown version",
