@@ -259,3 +259,57 @@ async fn one_time_prekeys_are_topped_up_when_the_server_runs_low() {
         .unwrap();
     assert_eq!(alice.read().await, ["on an old prekey"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_message_on_a_rotated_out_signed_prekey_still_opens() {
+    let server = Server::start(&[]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    let before = alice
+        .client
+        .api()
+        .prekey_count()
+        .await
+        .unwrap()
+        .signed_prekey_id;
+    // Bob writes (X3DH on Alice's current signed prekey) while Alice is away;
+    // Alice rotates before she reads: the old key is kept for messages in flight.
+    bob.client
+        .send_text(&alice.id(), "sent before the rotation")
+        .await
+        .unwrap();
+    alice.client.rotate_signed_prekey().await.unwrap();
+    let after = alice
+        .client
+        .api()
+        .prekey_count()
+        .await
+        .unwrap()
+        .signed_prekey_id;
+    assert_ne!(before, after, "the server hands out the new one");
+    assert_eq!(alice.read().await, ["sent before the rotation"]);
+    // New first contacts use the new key.
+    let carol = Person::new(&server).await;
+    carol
+        .client
+        .send_text(&alice.id(), "on the new key")
+        .await
+        .unwrap();
+    assert_eq!(alice.read().await, ["on the new key"]);
+    // The window is the last five signed prekeys: a first message written on
+    // a key rotated out five times since cannot open any more.
+    let dave = Person::new(&server).await;
+    dave.client
+        .send_text(&alice.id(), "far too late")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        alice.client.rotate_signed_prekey().await.unwrap();
+    }
+    let late = alice.read_messages().await;
+    assert_eq!(late.len(), 1);
+    assert!(
+        late[0].content.summary().contains("could not decrypt"),
+        "{late:?}"
+    );
+}

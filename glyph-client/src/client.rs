@@ -227,11 +227,22 @@ impl Client {
     /// rotates the signed prekey weekly, keeping older ones for messages in
     /// flight. Returns how many one-time prekeys it uploaded.
     pub async fn maintain_prekeys(&self) -> Result<u64, ClientError> {
+        self.refresh_prekeys(false).await
+    }
+
+    /// Rotates the signed prekey now (say, after a device was exposed),
+    /// keeping the last few for messages already on their way.
+    pub async fn rotate_signed_prekey(&self) -> Result<(), ClientError> {
+        self.refresh_prekeys(true).await.map(|_| ())
+    }
+
+    async fn refresh_prekeys(&self, force_rotation: bool) -> Result<u64, ClientError> {
         let _guard = self.lock.acquire().await?;
         let count = self.api.prekey_count().await?;
         let mut account = self.account().await?;
-        let rotate =
-            count.signed_prekey_id.is_none() || now() - account.spk_rotated_at > SPK_ROTATE_SECS;
+        let rotate = force_rotation
+            || count.signed_prekey_id.is_none()
+            || now() - account.spk_rotated_at > SPK_ROTATE_SECS;
         let top_up = if count.one_time < PREKEY_LOW {
             PREKEY_TARGET - count.one_time
         } else {
