@@ -21,7 +21,7 @@ use crate::limits::{RateLimiter, Scope};
 use crate::metrics::Metrics;
 use crate::push::Hub;
 use crate::routes;
-use crate::store::{self, Store, StoreError, SweepReport};
+use crate::store::{self, Store, StoreError, SweepReport, Wakeup};
 
 /// An upload still unfinished after this long is abandoned by the sweeper.
 const STALE_UPLOAD_SECS: i64 = 3600;
@@ -293,6 +293,11 @@ pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), S
         state.clone(),
         Duration::from_secs(config.sweep_secs.max(1)),
     ));
+    let wakeups = state
+        .store()
+        .wakeups()
+        .await?
+        .map(|stream| tokio::spawn(relay_wakeups(state.clone(), stream)));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, config = ?config, "glyph-server listening");
@@ -304,6 +309,9 @@ pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     sweeper.abort();
+    if let Some(task) = wakeups {
+        task.abort();
+    }
     tracing::info!("glyph-server stopped");
     Ok(())
 }
@@ -325,6 +333,20 @@ async fn sweep_forever(state: AppState, every: Duration) {
         }
         state.purge_removed_media().await;
     }
+}
+
+/// Wakes local WebSockets for sends other instances committed. If the
+/// listening connection drops, wake-ups may be lost, so every local socket
+/// re-reads its inbox once (it holds its cursor; nothing is sent twice).
+async fn relay_wakeups(state: AppState, mut stream: crate::store::Wakeups) {
+    use futures_util::StreamExt;
+    while let Some(wakeup) = stream.next().await {
+        match wakeup {
+            Wakeup::User(user_id) => state.hub().notify([&user_id]),
+            Wakeup::Missed => state.hub().notify_all(),
+        }
+    }
+    tracing::warn!("the wake-up stream from other instances ended");
 }
 
 async fn shutdown_signal() {

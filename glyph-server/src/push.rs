@@ -1,5 +1,6 @@
-//! Live push within one instance: a watch channel per online user. A
-//! commit bumps the counter of every user whose inbox changed; each open
+//! Live push: a watch channel per online user. A commit bumps the counter
+//! of every user whose inbox changed (on this instance directly, on others
+//! through the store's wake-ups, PostgreSQL `NOTIFY`); each open
 //! WebSocket of that user wakes and reads its inbox from the database
 //! after its cursor. A wake-up carries no data, so nothing is buffered per
 //! connection, and a burst of sends coalesces into one read.
@@ -24,6 +25,14 @@ impl Hub {
             .entry(user_id.to_owned())
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
+    }
+
+    /// Wakes every connection (after wake-ups may have been missed).
+    pub fn notify_all(&self) {
+        let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        for sender in users.values() {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     /// Wakes every connection of these users.

@@ -227,3 +227,35 @@ async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
     }
     drop(socket);
 }
+
+#[tokio::test]
+async fn a_send_on_one_instance_is_pushed_by_another_sharing_postgresql() {
+    for db in databases().await {
+        if !db.url.starts_with("postgres") {
+            continue;
+        }
+        // Two instances on one database (and one token secret, the file in
+        // the shared data directory).
+        let first = TestServer::start(&db).await;
+        let second = TestServer::start(&db).await;
+        let alice = TestUser::new(&first, 0).await;
+        let bob = TestUser::new(&first, 0).await;
+        let mut socket = connect(&second, &bob.token, 0).await;
+        assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+        alice
+            .send_text(
+                &first,
+                "across",
+                &[&bob],
+                "sent to the other instance",
+                None,
+            )
+            .await;
+        let frame = next_frame(&mut socket).await;
+        assert_eq!(frame["type"], "message");
+        assert_eq!(
+            bob.open(&frame["message"]["payload"]),
+            "sent to the other instance"
+        );
+    }
+}

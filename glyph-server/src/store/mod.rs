@@ -214,6 +214,19 @@ pub struct SweepReport {
     pub media: u64,
 }
 
+/// A wake-up from another instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wakeup {
+    /// This user's inbox changed.
+    User(String),
+    /// The listening connection dropped and was re-made: wake-ups may have
+    /// been missed.
+    Missed,
+}
+
+/// Wake-ups from other instances, as they commit.
+pub type Wakeups = std::pin::Pin<Box<dyn futures_util::Stream<Item = Wakeup> + Send>>;
+
 /// Everything the server stores. One implementation per backend; the
 /// conformance suite in `tests/store.rs` runs against each.
 #[async_trait]
@@ -222,6 +235,11 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Wake-ups for sends committed by other instances (PostgreSQL), or
+    /// `None` when this store cannot be shared (SQLite).
+    async fn wakeups(&self) -> Result<Option<Wakeups>, StoreError> {
+        Ok(None)
+    }
 
     /// Registers a user; the same keys again is not an error.
     async fn register(&self, user: &UserRow, now: i64) -> Result<Registered, StoreError>;

@@ -48,5 +48,7 @@ impl_store!(
     sqlx::migrate!("../migrations/sqlite"),
     lock = "",
     claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND id = \
-                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1) RETURNING id, public"
+                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1) RETURNING id, public",
+    notify = None,
+    extra = {}
 );
