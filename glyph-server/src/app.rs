@@ -344,6 +344,7 @@ async fn relay_wakeups(state: AppState, mut stream: crate::store::Wakeups) {
         match wakeup {
             Wakeup::User(user_id) => state.hub().notify([&user_id]),
             Wakeup::Missed => state.hub().notify_all(),
+            Wakeup::Ignored => {}
         }
     }
     tracing::warn!("the wake-up stream from other instances ended");

@@ -222,6 +222,8 @@ pub enum Wakeup {
     /// The listening connection dropped and was re-made: wake-ups may have
     /// been missed.
     Missed,
+    /// A wake-up this instance sent itself (its sockets are awake already).
+    Ignored,
 }
 
 /// Wake-ups from other instances, as they commit.

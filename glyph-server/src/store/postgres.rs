@@ -17,6 +17,8 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// This instance's name in wake-ups, so it can skip its own.
+    instance: String,
 }
 
 impl PostgresStore {
@@ -26,11 +28,32 @@ impl PostgresStore {
             .max_connections(16)
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        let mut name = [0u8; 8];
+        getrandom::fill(&mut name).map_err(|e| {
+            StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
+        })?;
+        let instance = name.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self { pool, instance })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// Names every changed user on the wake-up channel, in one statement;
+    /// PostgreSQL delivers the notifications when (and only if) the
+    /// transaction commits.
+    async fn notify_changed(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        users: &[String],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT pg_notify('glyph_inbox', $1 || ' ' || u) FROM unnest($2::text[]) AS u")
+            .bind(&self.instance)
+            .bind(users)
+            .execute(&mut **tx)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -40,31 +63,38 @@ impl_store!(
     lock = " FOR UPDATE",
     claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND id = \
                  (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, public",
-    notify = Some("SELECT pg_notify('glyph_inbox', $1)"),
     extra = {
         async fn wakeups(&self) -> Result<Option<super::Wakeups>, StoreError> {
             let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
             listener.listen(WAKEUP_CHANNEL).await?;
+            let own = self.instance.clone();
             // `try_recv` says `None` when the connection was lost (it
             // reconnects on the next call): report that as missed wake-ups.
-            let stream = futures_util::stream::unfold(listener, |mut listener| async move {
-                let wakeup = match listener.try_recv().await {
-                    Ok(Some(notification)) => {
-                        super::Wakeup::User(notification.payload().to_owned())
-                    }
-                    Ok(None) => super::Wakeup::Missed,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "listening for other instances' sends failed; retrying");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                        super::Wakeup::Missed
-                    }
-                };
-                Some((wakeup, listener))
-            });
+            let stream = futures_util::stream::unfold(
+                (listener, own),
+                |(mut listener, own)| async move {
+                    let wakeup = match listener.try_recv().await {
+                        Ok(Some(notification)) => match notification.payload().split_once(' ') {
+                            // This instance woke its own sockets already.
+                            Some((instance, _)) if instance == own => super::Wakeup::Ignored,
+                            Some((_, user)) => super::Wakeup::User(user.to_owned()),
+                            None => super::Wakeup::Missed,
+                        },
+                        Ok(None) => super::Wakeup::Missed,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "listening for other instances' sends failed; retrying");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            super::Wakeup::Missed
+                        }
+                    };
+                    Some((wakeup, (listener, own)))
+                },
+            );
             Ok(Some(Box::pin(stream)))
         }
     }
 );
 
-/// The channel on which a send names the users whose inbox changed.
+/// The channel on which a send names (`<instance> <user id>`) the users
+/// whose inbox changed.
 const WAKEUP_CHANNEL: &str = "glyph_inbox";

@@ -120,13 +120,14 @@ pub(super) fn roster(group_id: &str, mut members: Vec<String>) -> GroupRow {
 }
 
 /// Generates `impl Store` for a backend type with a `pool` field and a
-/// `begin_write` method. `$notify` (PostgreSQL only) tells other instances
-/// whose inbox a send changed; `extra` holds backend-only trait methods. `$lock` is appended to the row-locking `SELECT`s
+/// `begin_write` method and a `notify_changed` method (which tells other
+/// instances whose inbox a send changed, or does nothing); `extra` holds
+/// backend-only trait methods. `$lock` is appended to the row-locking `SELECT`s
 /// (`" FOR UPDATE"` on PostgreSQL, empty on SQLite, whose write transactions
 /// are exclusive already); `$claim_opk` deletes and returns one one-time
 /// prekey of user `$1`.
 macro_rules! impl_store {
-    ($store:ty, $migrator:expr, lock = $lock:literal, claim_opk = $claim_opk:expr, notify = $notify:expr, extra = { $($extra:tt)* }) => {
+    ($store:ty, $migrator:expr, lock = $lock:literal, claim_opk = $claim_opk:expr, extra = { $($extra:tt)* }) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             $($extra)*
@@ -382,16 +383,12 @@ macro_rules! impl_store {
                     }
                     stored.push(StoredCopy { id, recipient: copy.recipient.clone(), created: true });
                 }
+                let changed: Vec<String> = changed.into_iter().collect();
                 // Other instances sharing the database learn of the change
                 // when (and only if) it commits.
-                let notify: Option<&str> = $notify;
-                if let Some(statement) = notify {
-                    for user in &changed {
-                        sqlx::query(statement).bind(user).execute(&mut *tx).await?;
-                    }
-                }
+                self.notify_changed(&mut tx, &changed).await?;
                 tx.commit().await?;
-                Ok((stored, changed.into_iter().collect()))
+                Ok((stored, changed))
             }
 
             async fn inbox(&self, user_id: &str, after: i64, limit: i64, now: i64) -> Result<Vec<InboxRow>, StoreError> {

@@ -41,6 +41,15 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// A SQLite database has one instance: nothing to tell.
+    async fn notify_changed(
+        &self,
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _users: &[String],
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 impl_store!(
@@ -49,6 +58,5 @@ impl_store!(
     lock = "",
     claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND id = \
                  (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1) RETURNING id, public",
-    notify = None,
     extra = {}
 );
