@@ -132,6 +132,19 @@ async fn a_server_restart_mid_conversation_loses_nothing_and_live_receive_resume
     listener.await.unwrap().unwrap();
 }
 
+/// Whether the `sqlite3` program is here to play the lying server (says so
+/// when it is not).
+fn can_tamper() -> bool {
+    let found = std::process::Command::new("sqlite3")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: no sqlite3 program to play the lying server with");
+    }
+    found
+}
+
 /// Runs SQL on the server's database (the server is the attacker here).
 fn tamper(server: &Server, sql: &str) {
     let status = std::process::Command::new("sqlite3")
@@ -144,12 +157,7 @@ fn tamper(server: &Server, sql: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_swapped_by_the_server_are_caught() {
-    if std::process::Command::new("sqlite3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no sqlite3 program to play the lying server with");
+    if !can_tamper() {
         return;
     }
     let server = Server::start(&[]);
@@ -199,12 +207,7 @@ async fn keys_swapped_by_the_server_are_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_history_follows_the_sealed_conversation_not_the_server() {
-    if std::process::Command::new("sqlite3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: no sqlite3 program to play the lying server with");
+    if !can_tamper() {
         return;
     }
     let server = Server::start(&[]);

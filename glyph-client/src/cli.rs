@@ -1,6 +1,8 @@
 //! The `glyph` command line, built on the library. Every command takes
 //! `--server` and `--profile` (or `GLYPH_SERVER`, `GLYPH_PROFILE`); the PIN
-//! is prompted for, or read from `GLYPH_PIN` for scripts.
+//! is prompted for, or read from `GLYPH_PIN` for scripts. User ids are
+//! base64url and may begin with '-', so every argument that takes a user or
+//! group id accepts a leading hyphen.
 //!
 //! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 wrong PIN or
 //! no profile; 4 the server is unreachable; 5 the server refused; 6 a
@@ -80,6 +82,7 @@ enum Command {
     /// Send a text message.
     Send {
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         to: String,
         /// The text (several words are joined with spaces).
         #[arg(required = true)]
@@ -92,6 +95,7 @@ enum Command {
     /// that conversation's history.
     Read {
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: Option<String>,
         /// A group id.
         #[arg(long, conflicts_with = "who")]
@@ -107,6 +111,7 @@ enum Command {
     /// Send a file (at most 25 MiB), sealed on this device.
     SendFile {
         /// Petname, @handle or user id (or a group id with --group).
+        #[arg(allow_hyphen_values = true)]
         to: String,
         /// The file.
         path: PathBuf,
@@ -128,6 +133,7 @@ enum Command {
     /// Set a conversation's disappearing-message timer.
     Timer {
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
         /// Seconds, or `off`.
         seconds: String,
@@ -153,6 +159,7 @@ enum ContactAction {
     /// Add someone by @handle or user id.
     Add {
         /// @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
         /// Your name for them (stays on this device).
         #[arg(long)]
@@ -161,6 +168,7 @@ enum ContactAction {
     /// Show the safety number to compare; mark verified when they match.
     Verify {
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
         /// Mark verified without asking (you compared already).
         #[arg(long)]
@@ -169,6 +177,7 @@ enum ContactAction {
     /// Accept a contact's changed keys (then verify again).
     Accept {
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
     },
     /// List contacts.
@@ -180,26 +189,31 @@ enum GroupAction {
     /// Create a group with these people; prints its id.
     Create {
         /// Petnames, @handles or user ids.
-        #[arg(required = true)]
+        #[arg(required = true, allow_hyphen_values = true)]
         members: Vec<String>,
     },
     /// Add a member.
     Add {
         /// The group id.
+        #[arg(allow_hyphen_values = true)]
         group: String,
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
     },
     /// Remove a member.
     Remove {
         /// The group id.
+        #[arg(allow_hyphen_values = true)]
         group: String,
         /// Petname, @handle or user id.
+        #[arg(allow_hyphen_values = true)]
         who: String,
     },
     /// Send text to the group.
     Send {
         /// The group id.
+        #[arg(allow_hyphen_values = true)]
         group: String,
         /// The text.
         #[arg(required = true)]
@@ -737,6 +751,37 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00");
         assert_eq!(format_time(1_795_377_600), "2026-11-22 20:00");
+    }
+
+    #[test]
+    fn ids_that_begin_with_a_hyphen_are_arguments_not_flags() {
+        let id = "-oAbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abc";
+        for args in [
+            vec!["glyph", "read", id],
+            vec!["glyph", "send", id, "hi"],
+            vec!["glyph", "contact", "add", id],
+            vec!["glyph", "group", "send", "-3f", "hi"],
+            vec!["glyph", "group", "create", id, id],
+            vec!["glyph", "send-file", "--group", "-3f", "x.bin"],
+            vec!["glyph", "timer", id, "60"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
+        }
+        // Known flags are still flags.
+        let cli = Cli::try_parse_from(["glyph", "read", "--group", "g1"]);
+        assert!(
+            matches!(
+                cli,
+                Ok(Cli {
+                    command: Command::Read {
+                        who: None,
+                        group: Some(_)
+                    },
+                    ..
+                })
+            ),
+            "{cli:?}"
+        );
     }
 
     #[test]

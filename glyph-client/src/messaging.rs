@@ -126,6 +126,23 @@ fn self_copy_plaintext(
     zeroize::Zeroizing::new(with_to.unwrap_or_else(|| plaintext.to_vec()))
 }
 
+impl Message {
+    /// The bytes the profile keeps (the local id is the row's own).
+    fn to_stored(&self) -> Result<Vec<u8>, ClientError> {
+        serde_json::to_vec(self).map_err(|_| ClientError::Unsupported("message cannot be encoded"))
+    }
+
+    /// A message read back from the profile.
+    fn from_stored(local_id: i64, bytes: &[u8]) -> Result<Self, ClientError> {
+        let message: Message =
+            serde_json::from_slice(bytes).map_err(|_| ClientError::CorruptStore("message"))?;
+        Ok(Message {
+            local_id,
+            ..message
+        })
+    }
+}
+
 fn dedup_key(sender: &str, client_id: &str) -> String {
     format!("{sender}:{client_id}")
 }
@@ -340,16 +357,7 @@ impl Client {
             copies,
         };
         let dedup = dedup_key(&self.user_id, &message.client_id);
-        let body = serde_json::to_vec(message)
-            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
-        self.vault.insert_message(
-            &mut batch,
-            &message.conversation.key(),
-            &dedup,
-            message.sent_at,
-            message.expires_at,
-            &body,
-        )?;
+        self.stage_message(&mut batch, &dedup, message)?;
         let mut outbox = self.outbox().await?;
         outbox.insert(
             message.client_id.clone(),
@@ -361,6 +369,23 @@ impl Client {
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
         let inserted = self.vault.commit(batch).await?;
         Ok((request, inserted.first().copied()))
+    }
+
+    /// Adds a history entry to a batch (ignored if its key is stored).
+    fn stage_message(
+        &self,
+        batch: &mut Batch,
+        dedup: &str,
+        message: &Message,
+    ) -> Result<(), ClientError> {
+        self.vault.insert_message(
+            batch,
+            &message.conversation.key(),
+            dedup,
+            message.sent_at,
+            message.expires_at,
+            &message.to_stored()?,
+        )
     }
 
     async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
@@ -385,8 +410,7 @@ impl Client {
         let mut outbox = self.outbox().await?;
         outbox.remove(&message.client_id);
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        let body = serde_json::to_vec(&sent)
-            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+        let body = sent.to_stored()?;
         let dedup = dedup_key(&self.user_id, &message.client_id);
         self.vault
             .stage_update_known(&mut batch, sent.local_id, &dedup, &body)?;
@@ -405,8 +429,7 @@ impl Client {
         let dedup = dedup_key(&self.user_id, client_id);
         if let Some((local_id, mut message)) = self.find_message(&dedup).await? {
             message.delivery = Delivery::Sent;
-            let body = serde_json::to_vec(&message)
-                .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+            let body = message.to_stored()?;
             self.vault.stage_update(&mut batch, local_id, &body).await?;
         }
         self.vault.commit(batch).await.map(|_| ())
@@ -422,8 +445,7 @@ impl Client {
             stored.content = Content::Undecryptable {
                 reason: "not sent: the server refused it".into(),
             };
-            let body = serde_json::to_vec(&stored)
-                .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+            let body = stored.to_stored()?;
             self.vault.update_message(local_id, &body).await?;
         }
         Ok(())
@@ -434,9 +456,7 @@ impl Client {
             return Ok(None);
         };
         let stored = self.vault.message(local_id).await?;
-        let mut message: Message = serde_json::from_slice(&stored.body)
-            .map_err(|_| ClientError::CorruptStore("message"))?;
-        message.local_id = local_id;
+        let message = Message::from_stored(local_id, &stored.body)?;
         Ok(Some((local_id, message)))
     }
 
@@ -563,16 +583,7 @@ impl Client {
                 Delivery::Received
             },
         };
-        let body = serde_json::to_vec(&message)
-            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
-        self.vault.insert_message(
-            &mut batch,
-            &message.conversation.key(),
-            &dedup,
-            message.sent_at,
-            message.expires_at,
-            &body,
-        )?;
+        self.stage_message(&mut batch, &dedup, &message)?;
         let inserted = self.vault.commit(batch).await?;
         Ok(inserted.first().map(|&local_id| Message {
             local_id,
@@ -664,9 +675,7 @@ impl Client {
         stored
             .into_iter()
             .map(|row| {
-                let mut message: Message = serde_json::from_slice(&row.body)
-                    .map_err(|_| ClientError::CorruptStore("message"))?;
-                message.local_id = row.local_id;
+                let message = Message::from_stored(row.local_id, &row.body)?;
                 Ok(message)
             })
             .collect()
@@ -675,9 +684,7 @@ impl Client {
     /// One stored message.
     pub async fn message(&self, local_id: i64) -> Result<Message, ClientError> {
         let stored = self.vault.message(local_id).await?;
-        let mut message: Message = serde_json::from_slice(&stored.body)
-            .map_err(|_| ClientError::CorruptStore("message"))?;
-        message.local_id = local_id;
+        let message = Message::from_stored(local_id, &stored.body)?;
         if message.expires_at.is_some_and(|t| t <= now()) {
             return Err(ClientError::UnknownMessage(local_id));
         }
@@ -693,8 +700,7 @@ impl Client {
             content,
             ..message.clone()
         };
-        let body = serde_json::to_vec(&updated)
-            .map_err(|_| ClientError::Unsupported("message cannot be encoded"))?;
+        let body = updated.to_stored()?;
         self.vault.update_message(message.local_id, &body).await
     }
 

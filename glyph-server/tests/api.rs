@@ -787,6 +787,14 @@ async fn groups_are_rosters_that_only_members_see_and_sends_must_match() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{group}");
         let gid = group["group_id"].as_str().unwrap().to_owned();
+        // Ids are pasted into command lines: 32 lowercase hex, never a '-'.
+        assert!(
+            gid.len() == 32
+                && gid
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{gid}"
+        );
         assert_eq!(group["members"].as_array().unwrap().len(), 3);
         assert_error(
             &server.get(&format!("/v1/groups/{gid}"), &dave.token).await,

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use base64ct::{Base64UrlUnpadded, Encoding};
 use glyph_api::{AddMemberRequest, CreateGroupRequest, Group, GroupList};
 
 use crate::app::AppState;
@@ -54,7 +53,9 @@ async fn create(
             format!("a group has at most {MAX_MEMBERS} members"),
         ));
     }
-    let group_id = Base64UrlUnpadded::encode_string(&random_32()?[..16]);
+    // Hex, not base64url: an id people paste into a command line must never
+    // start with '-' (one base64url id in 64 would).
+    let group_id = hex::encode(&random_32()?[..16]);
     let row = state
         .store()
         .create_group(&group_id, &members, now())
