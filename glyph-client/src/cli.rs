@@ -6,7 +6,9 @@
 //!
 //! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 wrong PIN or
 //! no profile; 4 the server is unreachable; 5 the server refused; 6 a
-//! cryptographic or integrity check failed; 7 a contact's keys changed.
+//! cryptographic or integrity check failed; 7 a contact's keys changed; 8
+//! refused: what the server presented is not what it claims (a message not
+//! from its sender, a group member no member announced).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -58,7 +60,8 @@ pub struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 ok, 1 other failure, 2 bad usage, 3 wrong PIN or no profile, \
-4 server unreachable, 5 server refused, 6 integrity or crypto check failed, 7 a contact's keys changed.\n\
+4 server unreachable, 5 server refused, 6 integrity or crypto check failed, 7 a contact's keys changed, \
+8 refused: not what the server claims it is.\n\
 The PIN is read from GLYPH_PIN when set, else prompted for.";
 
 #[derive(Debug, Subcommand)]
@@ -282,6 +285,7 @@ pub fn exit_code(err: &ClientError) -> u8 {
         | ClientError::Integrity
         | ClientError::BadBinding(_) => 6,
         ClientError::KeyChanged(_) => 7,
+        ClientError::Refused(_) => 8,
         _ => 1,
     }
 }
@@ -369,6 +373,9 @@ async fn print_message(client: &Client, message: &Message) {
         format_time(message.sent_at),
         message.content.summary()
     );
+    if let Some(warning) = &message.warning {
+        say!("    (!) authentic, but the server lied about it: {warning}");
+    }
 }
 
 fn progress_bar(total: u64) -> (indicatif::ProgressBar, crate::Progress) {

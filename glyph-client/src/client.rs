@@ -32,11 +32,17 @@ pub(crate) mod records {
     pub(crate) const CURSOR: &str = "cursor";
     pub(crate) const CONTACTS: &str = "contacts";
     pub(crate) const OUTBOX: &str = "outbox";
+    /// View-once views not yet reported to the server.
+    pub(crate) const PENDING_VIEWS: &str = "pending-views";
     pub(crate) fn sessions(peer: &str) -> String {
         format!("sessions:{peer}")
     }
     pub(crate) fn roster(group: &str) -> String {
         format!("roster:{group}")
+    }
+    /// What members announced about a group (confirmed roster, name).
+    pub(crate) fn group(group: &str) -> String {
+        format!("group:{group}")
     }
     pub(crate) fn timer(conversation: &str) -> String {
         format!("timer:{conversation}")

@@ -1,9 +1,11 @@
 //! Contacts and trust: keys are checked against their binding signature
-//! when first seen and compared on every later sight. A changed DH key
-//! under the same signing key (the server refuses that, so only a lying
-//! server or an attacker can cause it) is recorded, un-verifies the contact
-//! and blocks sending until the user accepts the change. Petnames stay in
-//! the encrypted profile; the server never sees them.
+//! when first seen and compared on every later sight (directory, bundle).
+//! A changed DH key under the same signing key (the server refuses that,
+//! so only a lying server or an attacker can cause it) is recorded,
+//! un-verifies the contact and blocks sending until the user accepts the
+//! change; a first message under other keys than the contact's is refused
+//! outright (see `receive`). Petnames stay in the encrypted profile; the
+//! server never sees them.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +44,20 @@ impl Contact {
             (Some(name), _) => name.clone(),
             (None, Some(handle)) => format!("@{handle}"),
             (None, None) => self.user_id.clone(),
+        }
+    }
+
+    /// A contact seen for the first time, unverified.
+    pub(crate) fn first_seen(user_id: &str, identity: &PublicIdentity, handle: Option<String>) -> Self {
+        Contact {
+            user_id: user_id.to_owned(),
+            sign_pub: identity.sign_pub.to_base64(),
+            dh_pub: identity.dh_pub.to_base64(),
+            handle,
+            petname: None,
+            verified: false,
+            changed_dh_pub: None,
+            added_at: now(),
         }
     }
 
@@ -153,19 +169,9 @@ impl Client {
         let dh = identity.dh_pub.to_base64();
         let check = match contacts.get_mut(user_id) {
             None => {
-                contacts.insert(
-                    user_id.to_owned(),
-                    Contact {
-                        user_id: user_id.to_owned(),
-                        sign_pub: identity.sign_pub.to_base64(),
-                        dh_pub: dh,
-                        handle,
-                        petname: petname.map(str::to_owned),
-                        verified: false,
-                        changed_dh_pub: None,
-                        added_at: now(),
-                    },
-                );
+                let mut contact = Contact::first_seen(user_id, identity, handle);
+                contact.petname = petname.map(str::to_owned);
+                contacts.insert(user_id.to_owned(), contact);
                 KeyCheck::New
             }
             Some(contact) => {

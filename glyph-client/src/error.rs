@@ -59,6 +59,11 @@ pub enum ClientError {
     /// refused until the change is accepted (after verifying again).
     #[error("the keys of {0} changed: verify the safety number again, then accept the change")]
     KeyChanged(String),
+    /// Something the server presented was refused because it cannot be
+    /// what it claims: a message not from its claimed sender, or a group
+    /// member no member announced.
+    #[error("refused: {0}")]
+    Refused(Refusal),
     /// A user, contact or group the caller named is unknown.
     #[error("unknown {0}")]
     Unknown(String),
@@ -96,6 +101,52 @@ pub enum ClientError {
     /// The operating system's random generator failed.
     #[error("the random number generator failed")]
     Rng,
+}
+
+/// Why a message (or a send) was refused: the server's claim about who
+/// sent what, or who is in a group, did not hold up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A first message whose keys are not the sender's registered keys
+    /// (someone else holds them: a forgery, by the server or for it).
+    KeysMismatch,
+    /// A message carrying another user's keys than the sender the server
+    /// names.
+    WrongSender,
+    /// A first message whose handshake already made a session here,
+    /// arriving again: a replay.
+    ReplayedFirstMessage,
+    /// A first message from someone the directory does not know, or whose
+    /// directory record is not signed by them.
+    UnknownSender,
+    /// The server presented as mine a message I did not seal.
+    NotMine,
+    /// The server lists these group members, and no member announced
+    /// adding them: nothing is sent to them.
+    UnconfirmedMembers(Vec<String>),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::KeysMismatch => {
+                f.write_str("keys do not match the sender's registered keys")
+            }
+            Refusal::WrongSender => f.write_str("it carries the keys of someone else than its sender"),
+            Refusal::ReplayedFirstMessage => {
+                f.write_str("a first message received before, sent again (a replay)")
+            }
+            Refusal::UnknownSender => {
+                f.write_str("the sender has no valid record in the server's directory")
+            }
+            Refusal::NotMine => f.write_str("the server presented as mine a message I did not seal"),
+            Refusal::UnconfirmedMembers(members) => write!(
+                f,
+                "the server lists {} as group members, but no member announced adding them",
+                members.join(", ")
+            ),
+        }
+    }
 }
 
 impl ClientError {

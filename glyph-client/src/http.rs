@@ -188,6 +188,11 @@ impl Api {
         let token: TokenResponse = self
             .send_json(Method::POST, "/v1/auth/token", Some(&request), None)
             .await?;
+        if token.user_id != crate::user_id_of(&sign_pub) {
+            return Err(ClientError::BadResponse(
+                "the token is for another user".into(),
+            ));
+        }
         // Renew two minutes early, or after three quarters of a short lifetime.
         let lifetime = (token.expires_at - now()).max(0);
         let renew_at = token.expires_at - RENEW_MARGIN_SECS.min(lifetime / 4);

@@ -17,12 +17,15 @@ mod client;
 mod contacts;
 mod content;
 mod error;
+mod groups;
 mod http;
 mod live;
 mod lock;
 mod media;
 mod messaging;
 mod random;
+mod receive;
+mod send;
 mod share;
 pub mod vault;
 
@@ -33,8 +36,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 
 pub use client::{Client, vault_path};
 pub use contacts::{Contact, KeyCheck};
-pub use content::{Content, MediaDescriptor};
-pub use error::ClientError;
+pub use content::{Content, GroupUpdate, MediaDescriptor};
+pub use error::{ClientError, Refusal};
 pub use glyph_crypto::{Identity, Mnemonic, PublicIdentity, safety_number};
 pub use http::{Api, Progress};
 pub use live::LiveEvent;

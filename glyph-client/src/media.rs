@@ -5,12 +5,13 @@
 //! a view-once file is reported viewed (the server deletes the blob) and
 //! its key forgotten here.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use base64ct::{Base64, Encoding};
 use glyph_crypto::{MediaKey, media_sha256};
 
-use crate::client::Client;
+use crate::client::{Client, records};
 use crate::content::{Content, MediaDescriptor};
 use crate::error::ClientError;
 use crate::http::Progress;
@@ -112,10 +113,37 @@ impl Client {
             .await
     }
 
+    async fn pending_view_reports(&self) -> Result<BTreeSet<i64>, ClientError> {
+        Ok(self
+            .vault
+            .get_json(records::PENDING_VIEWS)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Reports the view-once views not yet reported (the server then
+    /// deletes their blobs). A refusal means the server holds no such
+    /// view-once copy: nothing more to report. Run by every sync.
+    pub(crate) async fn flush_view_reports(&self) -> Result<(), ClientError> {
+        for server_id in self.pending_view_reports().await? {
+            match self.api.viewed(server_id).await {
+                Ok(_) | Err(ClientError::Api { status: 400..=499, .. }) => {}
+                Err(err) => return Err(err),
+            }
+            let _guard = self.lock.acquire().await?;
+            let mut pending = self.pending_view_reports().await?;
+            pending.remove(&server_id);
+            self.vault
+                .put_now(records::PENDING_VIEWS, &pending)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Downloads, opens and checks a media message's file. A view-once file
-    /// I received is then reported viewed (the server deletes the blob) and
-    /// its key is forgotten: a second call fails with
-    /// [`ClientError::AlreadyViewed`].
+    /// I received then has its key forgotten here (a second call fails with
+    /// [`ClientError::AlreadyViewed`]) and is reported viewed, so the
+    /// server deletes the blob (retried by later syncs if that fails).
     pub async fn open_media(
         &self,
         local_id: i64,
@@ -150,9 +178,8 @@ impl Client {
             return Err(ClientError::Integrity);
         }
         if descriptor.view_once && !message.outgoing {
-            if let Some(server_id) = message.server_id {
-                self.api.viewed(server_id).await?;
-            }
+            // Forgotten here first, whatever the server does: its
+            // `view_once` flag is only a hint, the sealed one is what counts.
             let _guard = self.lock.acquire().await?;
             self.replace_content(
                 &message,
@@ -162,6 +189,16 @@ impl Client {
                 },
             )
             .await?;
+            if let Some(server_id) = message.server_id {
+                let mut pending = self.pending_view_reports().await?;
+                pending.insert(server_id);
+                self.vault
+                    .put_now(records::PENDING_VIEWS, &pending)
+                    .await?;
+            }
+        }
+        if let Err(err) = self.flush_view_reports().await {
+            tracing::warn!(error = %err, "reporting a view failed; will retry");
         }
         Ok((descriptor, file))
     }

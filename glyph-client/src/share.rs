@@ -45,14 +45,10 @@ pub async fn create_share(
         .json()
         .await
         .map_err(|e| ClientError::BadResponse(e.to_string()))?;
-    let base = created
-        .url
-        .strip_suffix(&format!("/s/{}", created.code))
-        .ok_or_else(|| {
-            ClientError::BadResponse("the share URL does not end in /s/<code>".into())
-        })?;
+    // The link points at the server this call talked to, never at an
+    // address the server names (it could send the key's holder elsewhere).
     Ok((
-        ShareLink::new(base, &created.code, key)?,
+        ShareLink::new(server.trim_end_matches('/'), &created.code, key)?,
         created.expires_at,
     ))
 }

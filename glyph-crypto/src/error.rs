@@ -50,6 +50,11 @@ pub enum Error {
     /// There is no session to send on: start one from the peer's bundle.
     #[error("no session with this peer")]
     NoSession,
+    /// A first message whose X3DH header already created a session here,
+    /// arriving again after that session is gone: a replay (spec section 5,
+    /// known limits), refused before anything is decrypted.
+    #[error("a replayed first message: its handshake was used before")]
+    ReplayedHandshake,
 }
 
 /// Why recovery words were refused.

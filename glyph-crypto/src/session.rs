@@ -68,7 +68,19 @@ impl Session {
         ek: &DhKeyPair,
         first_ratchet_key: DhKeyPair,
     ) -> Result<Self, Error> {
-        let (agreement, header) = x3dh::initiate(me, bundle, ek)?;
+        Self::initiate_as(&me.public(), me.dh(), bundle, ek, first_ratchet_key)
+    }
+
+    /// A session started as `claimed` with the DH secret `dh` only (see
+    /// [`x3dh::initiate_as`]): how a forger impersonates, for tests.
+    pub(crate) fn initiate_as(
+        claimed: &PublicIdentity,
+        dh: &DhKeyPair,
+        bundle: &PreKeyBundle,
+        ek: &DhKeyPair,
+        first_ratchet_key: DhKeyPair,
+    ) -> Result<Self, Error> {
+        let (agreement, header) = x3dh::initiate_as(claimed, dh, bundle, ek)?;
         let ratchet = Ratchet::initiator(&agreement.sk, &bundle.spk_pub, first_ratchet_key)?;
         Ok(Self {
             role: Role::Initiator {
@@ -83,8 +95,10 @@ impl Session {
 
     /// Creates the responder's session from the first envelope received with
     /// a new X3DH header, and decrypts it. The one-time prekey it names is
-    /// deleted from `prekeys` only if decryption succeeds; a header naming a
-    /// prekey `prekeys` does not hold fails with [`Error::UnknownPreKey`].
+    /// deleted from `prekeys` only if decryption succeeds, and the header is
+    /// remembered there; a header naming a prekey `prekeys` does not hold
+    /// fails with [`Error::UnknownPreKey`], and one that created a session
+    /// before with [`Error::ReplayedHandshake`].
     pub fn respond(
         me: &Identity,
         prekeys: &mut PreKeyStore,
@@ -107,6 +121,9 @@ impl Session {
             Some(id) => Some(prekeys.one_time(id).ok_or(Error::UnknownPreKey(id))?),
             None => None,
         };
+        if prekeys.handshake_seen(&header) {
+            return Err(Error::ReplayedHandshake);
+        }
         let agreement = x3dh::respond(me, spk.pair(), opk.map(|o| o.pair()), &header)?;
         let mut session = Self {
             role: Role::Responder { header },
@@ -118,6 +135,7 @@ impl Session {
         if let Some(id) = header.opk_id {
             prekeys.consume_one_time(id);
         }
+        prekeys.remember_handshake(&header);
         Ok((session, plaintext))
     }
 

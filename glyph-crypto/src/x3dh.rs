@@ -5,9 +5,10 @@
 //! derive the same secret `SK` and associated data `AD` that start the
 //! Double Ratchet.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::encoding::{Fields, b64, parse_json};
@@ -235,6 +236,15 @@ impl X3dhHeader {
         })
     }
 
+    /// A digest of the header's five fields, which is what a responder
+    /// remembers of a handshake that created a session (spec section 5,
+    /// known limits): equal headers have equal digests.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut out = StateWriter::new(HEADER_DIGEST_TAG, 1);
+        self.write(&mut out);
+        Sha256::digest(out.finish().as_slice()).into()
+    }
+
     pub(crate) fn write(&self, out: &mut StateWriter) {
         out.bytes(&self.identity.to_bytes());
         out.bytes(self.ek.as_bytes());
@@ -286,9 +296,22 @@ pub(crate) fn initiate(
     bundle: &PreKeyBundle,
     ek: &DhKeyPair,
 ) -> Result<(Agreement, X3dhHeader), Error> {
+    initiate_as(&me.public(), me.dh(), bundle, ek)
+}
+
+/// The initiator's side as `claimed`, holding only the DH secret `dh`.
+/// X3DH never uses the initiator's signing key, which is why the header's
+/// identity is only a claim (spec section 3): whoever holds *a* DH key can
+/// start a session that names anyone's signing key beside it.
+pub(crate) fn initiate_as(
+    claimed: &PublicIdentity,
+    dh: &DhKeyPair,
+    bundle: &PreKeyBundle,
+    ek: &DhKeyPair,
+) -> Result<(Agreement, X3dhHeader), Error> {
     bundle.verify()?;
     let mut outputs = vec![
-        me.dh().diffie_hellman(&bundle.spk_pub)?,
+        dh.diffie_hellman(&bundle.spk_pub)?,
         ek.diffie_hellman(&bundle.identity.dh_pub)?,
         ek.diffie_hellman(&bundle.spk_pub)?,
     ];
@@ -296,14 +319,14 @@ pub(crate) fn initiate(
         outputs.push(ek.diffie_hellman(opk)?);
     }
     let header = X3dhHeader {
-        identity: me.public(),
+        identity: *claimed,
         ek: *ek.public(),
         spk_id: bundle.spk_id,
         opk_id: bundle.opk.map(|(id, _)| id),
     };
     let agreement = Agreement {
         sk: derive_sk(&outputs)?,
-        ad: associated_data(&me.public(), &bundle.identity),
+        ad: associated_data(claimed, &bundle.identity),
     };
     Ok((agreement, header))
 }
@@ -340,10 +363,18 @@ pub struct PreKeyStore {
     one_time: BTreeMap<u32, OneTimePreKey>,
     next_signed_id: u32,
     next_one_time_id: u32,
+    /// Per signed prekey id, the digests of the headers that created a
+    /// session on it: a first message is never accepted twice as a new
+    /// handshake, even after its session was evicted. Forgotten with the
+    /// signed prekey, since a header naming a retired one fails anyway.
+    used_headers: BTreeMap<u32, BTreeSet<[u8; 32]>>,
 }
 
 const PREKEYS_MAGIC: &[u8; 4] = b"GLPK";
-const PREKEYS_VERSION: u8 = 1;
+/// Version 2 adds the digests of the headers that created sessions.
+const PREKEYS_VERSION: u8 = 2;
+/// The tag in front of the header bytes a digest covers.
+const HEADER_DIGEST_TAG: &[u8; 4] = b"GLXH";
 
 impl PreKeyStore {
     /// An empty store.
@@ -374,10 +405,28 @@ impl PreKeyStore {
         self.signed.last()
     }
 
-    /// Forgets all signed prekeys but the newest `keep`.
+    /// Forgets all signed prekeys but the newest `keep` (and what was
+    /// remembered of the handshakes made on them).
     pub fn retire_signed_prekeys(&mut self, keep: usize) {
         let excess = self.signed.len().saturating_sub(keep.max(1));
         self.signed.drain(..excess);
+        let live: BTreeSet<u32> = self.signed.iter().map(|spk| spk.id).collect();
+        self.used_headers.retain(|id, _| live.contains(id));
+    }
+
+    /// Whether a handshake with this header already created a session here.
+    pub fn handshake_seen(&self, header: &X3dhHeader) -> bool {
+        self.used_headers
+            .get(&header.spk_id)
+            .is_some_and(|seen| seen.contains(&header.digest()))
+    }
+
+    /// Remembers that a handshake with this header created a session.
+    pub(crate) fn remember_handshake(&mut self, header: &X3dhHeader) {
+        self.used_headers
+            .entry(header.spk_id)
+            .or_default()
+            .insert(header.digest());
     }
 
     /// Makes `count` new one-time prekeys and returns their ids and public
@@ -437,13 +486,21 @@ impl PreKeyStore {
             out.u32(opk.id);
             out.bytes(&*opk.pair.secret_bytes());
         }
+        out.u32(self.used_headers.len() as u32);
+        for (spk_id, digests) in &self.used_headers {
+            out.u32(*spk_id);
+            out.u32(digests.len() as u32);
+            for digest in digests {
+                out.bytes(digest);
+            }
+        }
         out.finish()
     }
 
     /// Reads bytes written by [`PreKeyStore::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let (mut input, version) = StateReader::new(bytes, PREKEYS_MAGIC)?;
-        if version != PREKEYS_VERSION {
+        if !(1..=PREKEYS_VERSION).contains(&version) {
             return Err(DecodeError::State("unknown prekey store version"));
         }
         let mut store = Self {
@@ -466,6 +523,15 @@ impl PreKeyStore {
             store
                 .one_time
                 .insert(id, OneTimePreKey::from_secret(id, &secret));
+        }
+        if version >= 2 {
+            for _ in 0..input.u32()? {
+                let spk_id = input.u32()?;
+                let seen = store.used_headers.entry(spk_id).or_default();
+                for _ in 0..input.u32()? {
+                    seen.insert(input.array()?);
+                }
+            }
         }
         input.finish()?;
         Ok(store)

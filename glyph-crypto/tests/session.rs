@@ -439,3 +439,72 @@ fn at_most_five_sessions_are_kept_per_peer() {
         b"newest"
     );
 }
+
+#[test]
+fn a_first_message_without_an_opk_is_refused_once_its_session_is_evicted() {
+    // Spec section 5, known limits: without an OPK nothing on Bob's side is
+    // used up by a handshake, so a replayed first message would make a new
+    // session once the old one is gone. Bob remembers the header instead.
+    let alice = User::new();
+    let mut bob = User::new();
+    let mut at_bob = PeerSessions::new();
+    let mut a = Session::initiate(&alice.id, &bob.bundle(false)).unwrap();
+    let first = a.encrypt(b"pay Mallory 100").unwrap();
+    assert_eq!(
+        at_bob.decrypt(&bob.id, &mut bob.prekeys, &first).unwrap(),
+        b"pay Mallory 100"
+    );
+    // Five newer sessions push the first one out.
+    for i in 0..MAX_SESSIONS_PER_PEER {
+        let mut newer = Session::initiate(&alice.id, &bob.bundle(false)).unwrap();
+        let m = newer.encrypt(format!("newer {i}").as_bytes()).unwrap();
+        at_bob.decrypt(&bob.id, &mut bob.prekeys, &m).unwrap();
+    }
+    assert!(!at_bob.to_bytes().is_empty());
+    // The remembered headers survive the prekey store's round trip.
+    let mut prekeys = PreKeyStore::from_bytes(&bob.prekeys.to_bytes()).unwrap();
+    assert_eq!(prekeys, bob.prekeys);
+    let (sessions_before, prekeys_before) = (at_bob.to_bytes(), prekeys.to_bytes());
+    assert_eq!(
+        at_bob.decrypt(&bob.id, &mut prekeys, &first).unwrap_err(),
+        Error::ReplayedHandshake
+    );
+    assert_eq!(at_bob.to_bytes(), sessions_before, "nothing changed");
+    assert_eq!(prekeys.to_bytes(), prekeys_before);
+    // A fresh handshake on the same signed prekey is still welcome.
+    let mut fresh = Session::initiate(&alice.id, &bob.bundle(false)).unwrap();
+    let m = fresh.encrypt(b"new").unwrap();
+    assert_eq!(at_bob.decrypt(&bob.id, &mut prekeys, &m).unwrap(), b"new");
+}
+
+#[test]
+fn remembered_handshakes_go_with_their_signed_prekey() {
+    let alice = User::new();
+    let mut bob = User::new();
+    let (_, _) = converse(&alice, &mut bob, false);
+    let old_spk = bob.prekeys.current_signed_prekey().unwrap().id();
+    let remembered = bob.prekeys.to_bytes().len();
+    for _ in 0..3 {
+        bob.prekeys.rotate_signed_prekey(&bob.id).unwrap();
+    }
+    bob.prekeys.retire_signed_prekeys(1);
+    assert_ne!(bob.prekeys.current_signed_prekey().unwrap().id(), old_spk);
+    // One signed prekey kept, as before; the digest (with its signed
+    // prekey id and count) went with the old key.
+    assert_eq!(bob.prekeys.to_bytes().len(), remembered - (4 + 4 + 32));
+    let reread = PreKeyStore::from_bytes(&bob.prekeys.to_bytes()).unwrap();
+    assert_eq!(reread, bob.prekeys);
+}
+
+#[test]
+fn a_version_1_prekey_store_still_reads() {
+    // Version 1 (before the handshake memory): magic, version, next ids,
+    // no signed and no one-time prekeys.
+    let mut v1 = b"GLPK\x01".to_vec();
+    v1.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let store = PreKeyStore::from_bytes(&v1).unwrap();
+    assert_eq!(store.one_time_count(), 0);
+    let mut trailing = v1.clone();
+    trailing.push(0);
+    assert!(PreKeyStore::from_bytes(&trailing).is_err());
+}

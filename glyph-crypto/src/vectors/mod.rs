@@ -64,6 +64,29 @@ pub fn fixed_conversation() -> Result<(crate::Session, crate::Session), crate::E
     handshake::fixed_conversation()
 }
 
+/// An attacker's tool, for tests of the checks X3DH leaves to the
+/// application (spec section 3): a session whose first message claims the
+/// signing key `victim` beside the forger's own DH key. It decrypts at the
+/// bundle's owner, so only a check of the header's keys against the
+/// victim's registered keys tells it apart from a message by the victim.
+pub fn impersonate(
+    victim: &crate::SigningPublicKey,
+    forger: &crate::Identity,
+    bundle: &crate::PreKeyBundle,
+) -> Result<crate::Session, crate::Error> {
+    let claimed = crate::PublicIdentity {
+        sign_pub: *victim,
+        dh_pub: forger.public().dh_pub,
+    };
+    crate::Session::initiate_as(
+        &claimed,
+        forger.dh(),
+        bundle,
+        &crate::DhKeyPair::generate()?,
+        crate::DhKeyPair::generate()?,
+    )
+}
+
 /// Checks every vector of a file; returns the section and how many vectors
 /// agreed, or the first disagreement.
 pub fn verify(file: &Value) -> Result<(String, usize), VectorError> {

@@ -1,0 +1,371 @@
+//! Receiving. Inbox entries are processed in order; each entry's session
+//! update, history entry and cursor commit together, so nothing is lost
+//! or shown twice across restarts.
+//!
+//! Nothing the server says about an entry is believed where it can be
+//! checked (docs/client.md, "What the client trusts the server for"):
+//!
+//! - a first message (one with an X3DH header) is opened only when the
+//!   header's keys are the sender's as this device knows them: the
+//!   contact's accepted keys, or for a new sender the directory record
+//!   whose binding signature is checked first. Otherwise it is refused
+//!   before any decryption, session or contact change;
+//! - a header that already created a session is never accepted as a new
+//!   handshake (a replay after the session was evicted);
+//! - the conversation, expiry, id and view-once flag come from what the
+//!   sender sealed; where the server's routing disagrees, the message is
+//!   filed by the sealed values and carries a warning.
+
+use glyph_api::{Direction, InboxMessage};
+use glyph_crypto::{EnvelopeV2, SealedEnvelope, X3dhHeader};
+use serde_json::Value;
+
+use crate::client::{Client, records};
+use crate::contacts::Contact;
+use crate::content::{Content, Sealed};
+use crate::error::{ClientError, Refusal};
+use crate::http::now;
+use crate::messaging::{Conversation, Delivery, Message, dedup_key};
+use crate::vault::Batch;
+
+/// Inbox entries fetched per page.
+const PAGE: u32 = 200;
+
+/// What became of an entry that did not open.
+enum Unopened {
+    /// Already received (a replay of a ratchet message): show nothing.
+    Duplicate,
+    /// Cannot be checked now (the server or network failed): stop, and
+    /// try this entry again later.
+    Retry(ClientError),
+    /// Kept in the history as refused or undecryptable.
+    Kept(Content),
+}
+
+impl From<ClientError> for Unopened {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::Crypto(glyph_crypto::Error::Duplicate) => Unopened::Duplicate,
+            ClientError::Crypto(glyph_crypto::Error::ReplayedHandshake) => {
+                Unopened::Kept(Content::Refused {
+                    reason: Refusal::ReplayedFirstMessage.to_string(),
+                })
+            }
+            ClientError::Refused(refusal) => Unopened::Kept(Content::Refused {
+                reason: refusal.to_string(),
+            }),
+            err @ (ClientError::Network(_)
+            | ClientError::Store(_)
+            | ClientError::CorruptStore(_)
+            | ClientError::Api { .. }
+            | ClientError::BadResponse(_)) => Unopened::Retry(err),
+            err => Unopened::Kept(Content::Undecryptable {
+                reason: err.to_string(),
+            }),
+        }
+    }
+}
+
+impl Client {
+    /// Fetches and processes everything new in my inbox (and sends what
+    /// waits in the outbox). Returns the new messages, oldest first.
+    pub async fn sync(&self) -> Result<Vec<Message>, ClientError> {
+        self.flush_outbox().await?;
+        self.flush_view_reports().await?;
+        let mut new = Vec::new();
+        loop {
+            let cursor = self.cursor().await?;
+            let page = self.api.inbox(cursor, PAGE).await?;
+            if page.messages.is_empty() {
+                break;
+            }
+            for entry in page.messages {
+                if let Some(message) = self.receive(entry).await? {
+                    new.push(message);
+                }
+            }
+        }
+        self.vault.delete_expired(now()).await?;
+        if let Err(err) = self.maintain_prekeys().await {
+            tracing::warn!(error = %err, "prekey upkeep failed; will retry");
+        }
+        Ok(new)
+    }
+
+    pub(crate) async fn cursor(&self) -> Result<i64, ClientError> {
+        Ok(self.vault.get_json(records::CURSOR).await?.unwrap_or(0))
+    }
+
+    /// Processes one inbox entry: opens it, checks it, and stores it with
+    /// the updated session and cursor in one transaction. Entries at or
+    /// before the cursor, and duplicates, are skipped. Returns the message
+    /// if it is new.
+    pub(crate) async fn receive(
+        &self,
+        entry: InboxMessage,
+    ) -> Result<Option<Message>, ClientError> {
+        let _guard = self.lock.acquire().await?;
+        if entry.seq <= self.cursor().await? {
+            return Ok(None);
+        }
+        let mut batch = Batch::default();
+        self.vault
+            .put_json(&mut batch, records::CURSOR, &entry.seq)?;
+        let seen = self
+            .vault
+            .message_id(&dedup_key(&entry.sender, &entry.client_id))
+            .await?
+            .is_some();
+        if seen || entry.expires_at.is_some_and(|t| t <= now()) {
+            self.vault.commit(batch).await?;
+            return Ok(None);
+        }
+        let message = match self.open_entry(&entry, &mut batch).await {
+            Ok(sealed) => self.file_opened(&entry, sealed, &mut batch).await?,
+            Err(err) => match Unopened::from(err) {
+                Unopened::Duplicate => None,
+                Unopened::Retry(err) => return Err(err),
+                Unopened::Kept(content) => {
+                    tracing::warn!(seq = entry.seq, what = %content.summary(), "a message was not opened");
+                    Some(unopened_message(&entry, content))
+                }
+            },
+        };
+        let Some(message) = message else {
+            self.vault.commit(batch).await?;
+            return Ok(None);
+        };
+        self.stage_message(&mut batch, &message)?;
+        let inserted = self.vault.commit(batch).await?;
+        Ok(inserted.first().map(|&local_id| Message {
+            local_id,
+            ..message
+        }))
+    }
+
+    /// Checks and decrypts an entry's payload, adding the session, prekey
+    /// and contact changes to `batch`.
+    async fn open_entry(
+        &self,
+        entry: &InboxMessage,
+        batch: &mut Batch,
+    ) -> Result<Sealed, ClientError> {
+        let payload: &Value = &entry.payload;
+        if entry.direction == Direction::Out {
+            // My self-copy: a v1 envelope I sealed to myself.
+            let sealed = SealedEnvelope::from_json_value(payload)?;
+            if entry.sender != self.user_id || crate::user_id_of(sealed.sender()) != self.user_id {
+                return Err(ClientError::Refused(Refusal::NotMine));
+            }
+            let plaintext = zeroize::Zeroizing::new(sealed.open(self.identity.dh())?);
+            return Ok(Sealed::from_wire(&plaintext));
+        }
+        if entry.sender == self.user_id {
+            // I never address myself; my own messages come as self-copies.
+            return Err(ClientError::Refused(Refusal::NotMine));
+        }
+        match payload.get("v").and_then(Value::as_u64) {
+            Some(2) => {
+                let envelope = EnvelopeV2::from_json_value(payload)?;
+                let new_contact = match &envelope.x3dh {
+                    Some(header) => self.authenticate_first_message(&entry.sender, header).await?,
+                    None => None,
+                };
+                let mut sessions = self.sessions(&entry.sender).await?;
+                let mut prekeys = self.prekeys().await?;
+                let plaintext = zeroize::Zeroizing::new(sessions.decrypt(
+                    &self.identity,
+                    &mut prekeys,
+                    &envelope,
+                )?);
+                if envelope.x3dh.is_some() {
+                    self.vault
+                        .put(batch, records::PREKEYS, &prekeys.to_bytes())?;
+                }
+                if let Some(contact) = new_contact {
+                    let mut contacts = self.contacts_map().await?;
+                    contacts.insert(contact.user_id.clone(), contact);
+                    self.vault.put_json(batch, records::CONTACTS, &contacts)?;
+                }
+                self.vault.put(
+                    batch,
+                    &records::sessions(&entry.sender),
+                    &sessions.to_bytes(),
+                )?;
+                Ok(Sealed::from_wire(&plaintext))
+            }
+            Some(1) => {
+                let sealed = SealedEnvelope::from_json_value(payload)?;
+                if crate::user_id_of(sealed.sender()) != entry.sender {
+                    return Err(ClientError::Refused(Refusal::WrongSender));
+                }
+                let plaintext = zeroize::Zeroizing::new(sealed.open(self.identity.dh())?);
+                Ok(Sealed::from_wire(&plaintext))
+            }
+            _ => Err(ClientError::Unsupported(
+                "an envelope of an unknown version",
+            )),
+        }
+    }
+
+    /// The check X3DH leaves to the application (spec section 3): a first
+    /// message is authenticated only through the keys its header names, so
+    /// they must be the keys of the user the server says sent it, as this
+    /// device knows them. Returns the new contact to record when the
+    /// sender was not one yet. Refuses before anything is decrypted.
+    async fn authenticate_first_message(
+        &self,
+        sender: &str,
+        header: &X3dhHeader,
+    ) -> Result<Option<Contact>, ClientError> {
+        if crate::user_id_of(&header.identity.sign_pub) != sender {
+            return Err(ClientError::Refused(Refusal::WrongSender));
+        }
+        if let Some(contact) = self.contact(sender).await? {
+            // The keys last accepted, not a change waiting to be accepted.
+            return if contact.identity()? == header.identity {
+                Ok(None)
+            } else {
+                Err(ClientError::Refused(Refusal::KeysMismatch))
+            };
+        }
+        let (record, registered) = match self.api.user(sender).await {
+            Ok(found) => found,
+            Err(ClientError::BadBinding(_) | ClientError::Api { status: 404, .. }) => {
+                return Err(ClientError::Refused(Refusal::UnknownSender));
+            }
+            Err(err) => return Err(err),
+        };
+        if registered != header.identity {
+            return Err(ClientError::Refused(Refusal::KeysMismatch));
+        }
+        Ok(Some(Contact::first_seen(sender, &registered, record.handle)))
+    }
+
+    /// Builds the history entry of an opened message from what was sealed,
+    /// noting where the server's routing disagrees. `None` if it has
+    /// already expired.
+    async fn file_opened(
+        &self,
+        entry: &InboxMessage,
+        sealed: Sealed,
+        batch: &mut Batch,
+    ) -> Result<Option<Message>, ClientError> {
+        let outgoing = entry.direction == Direction::Out;
+        let mut warnings = Vec::new();
+        let routed = routed_conversation(entry);
+        let conversation = match sealed.to {
+            Some(Conversation::Peer(to)) if !outgoing => {
+                if to != self.user_id {
+                    warnings.push("it was addressed to someone else");
+                }
+                if entry.group_id.is_some() {
+                    warnings.push("the server filed a direct message under a group");
+                }
+                Conversation::Peer(entry.sender.clone())
+            }
+            Some(sealed_to) => {
+                if sealed_to != routed {
+                    warnings.push("the server filed it under another conversation");
+                }
+                sealed_to
+            }
+            None => routed,
+        };
+        let expires_at = match sealed.expires_at {
+            Some(sealed_expiry) => {
+                if sealed_expiry != entry.expires_at {
+                    warnings.push("the server changed when it disappears");
+                }
+                sealed_expiry
+            }
+            None => entry.expires_at,
+        };
+        if expires_at.is_some_and(|t| t <= now()) {
+            return Ok(None);
+        }
+        if let Content::Media(media) = &sealed.content {
+            if media.view_once != entry.view_once {
+                warnings.push("the server changed whether it may be viewed once");
+            }
+            if entry.media_path.as_deref() != Some(media.path.as_str()) {
+                warnings.push("the server changed which file it deletes with it");
+            }
+        }
+        let client_id = match sealed.id {
+            Some(id) => {
+                if id != entry.client_id {
+                    warnings.push("the server changed its id");
+                }
+                id
+            }
+            None => entry.client_id.clone(),
+        };
+        let mut group_warning = None;
+        if let Conversation::Group(group_id) = &conversation {
+            if let Content::Group(update) = &sealed.content {
+                group_warning = self
+                    .apply_group_update(batch, &entry.sender, group_id, update)
+                    .await?;
+            } else if !outgoing && !self.known_member(group_id, &entry.sender).await? {
+                group_warning = Some(
+                    "sent by someone this device does not know as a member of the group".into(),
+                );
+            }
+        }
+        let mut warning: Vec<String> = warnings.into_iter().map(str::to_owned).collect();
+        warning.extend(group_warning);
+        if !warning.is_empty() {
+            tracing::warn!(seq = entry.seq, warning = ?warning, "the server's routing disagrees with the sealed message");
+        }
+        Ok(Some(Message {
+            local_id: 0,
+            conversation,
+            sender: entry.sender.clone(),
+            outgoing,
+            client_id,
+            sent_at: entry.sent_at,
+            expires_at,
+            server_id: (!outgoing).then_some(entry.id),
+            content: sealed.content,
+            delivery: if outgoing {
+                Delivery::Sent
+            } else {
+                Delivery::Received
+            },
+            warning: (!warning.is_empty()).then(|| warning.join("; ")),
+        }))
+    }
+}
+
+/// Where the server files an entry (only a hint).
+fn routed_conversation(entry: &InboxMessage) -> Conversation {
+    match (&entry.group_id, entry.direction) {
+        (Some(group), _) => Conversation::Group(group.clone()),
+        (None, Direction::Out) => Conversation::Peer(entry.recipient.clone()),
+        (None, Direction::In) => Conversation::Peer(entry.sender.clone()),
+    }
+}
+
+/// The history entry of a message that was refused or could not be opened:
+/// only the server's routing is known about it.
+fn unopened_message(entry: &InboxMessage, content: Content) -> Message {
+    let outgoing = entry.direction == Direction::Out;
+    Message {
+        local_id: 0,
+        conversation: routed_conversation(entry),
+        sender: entry.sender.clone(),
+        outgoing,
+        client_id: entry.client_id.clone(),
+        sent_at: entry.sent_at,
+        expires_at: entry.expires_at,
+        server_id: (!outgoing).then_some(entry.id),
+        content,
+        delivery: if outgoing {
+            Delivery::Sent
+        } else {
+            Delivery::Received
+        },
+        warning: None,
+    }
+}

@@ -1,0 +1,366 @@
+//! Sending. A send encrypts one copy per recipient (X3DH on first contact,
+//! then the Double Ratchet) plus a v1 self-copy, stores the advanced
+//! sessions, the history entry and the prepared request in one
+//! transaction, and only then posts it: a crash or a network failure never
+//! reuses a ratchet key, and the outbox re-posts the same request (the
+//! server de-duplicates by client id).
+//!
+//! Every copy seals the same content with its `id`, its conversation
+//! (`to`) and its expiry, so the reader need not take the server's word
+//! for any of them.
+
+use std::collections::BTreeMap;
+
+use glyph_api::{MessageCopy, SendRequest};
+use glyph_crypto::{PeerSessions, SealedEnvelope};
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, records};
+use crate::contacts::KeyCheck;
+use crate::content::{Content, Sealed};
+use crate::error::ClientError;
+use crate::http::now;
+use crate::messaging::{Conversation, Delivery, Message, SendOptions, dedup_key};
+use crate::vault::Batch;
+
+/// Roster refreshes before a group send gives up.
+const ROSTER_RETRIES: usize = 3;
+
+/// A prepared request waiting to be posted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pending {
+    request: SendRequest,
+    dedup: String,
+}
+
+impl Client {
+    pub(crate) async fn sessions(&self, peer: &str) -> Result<PeerSessions, ClientError> {
+        match self.vault.get(&records::sessions(peer)).await? {
+            Some(bytes) => Ok(PeerSessions::from_bytes(&bytes)?),
+            None => Ok(PeerSessions::new()),
+        }
+    }
+
+    /// The disappearing-message timer of a conversation, in seconds.
+    pub async fn timer(&self, conversation: &Conversation) -> Result<Option<u64>, ClientError> {
+        self.vault
+            .get_json(&records::timer(&conversation.key()))
+            .await
+    }
+
+    /// Sets (or, with `None`, clears) a conversation's timer: messages I
+    /// send there disappear this long after sending, on both sides.
+    pub async fn set_timer(
+        &self,
+        conversation: &Conversation,
+        seconds: Option<u64>,
+    ) -> Result<(), ClientError> {
+        let mut batch = Batch::default();
+        match seconds {
+            Some(secs) => {
+                self.vault
+                    .put_json(&mut batch, &records::timer(&conversation.key()), &secs)?
+            }
+            None => self
+                .vault
+                .delete(&mut batch, &records::timer(&conversation.key()))?,
+        }
+        self.vault.commit(batch).await.map(|_| ())
+    }
+
+    /// Sends text to a person (petname, handle or user id).
+    pub async fn send_text(&self, to: &str, body: &str) -> Result<Message, ClientError> {
+        let peer = self.resolve(to).await?;
+        self.send(
+            &Conversation::Peer(peer),
+            Content::Text {
+                body: body.to_owned(),
+            },
+            SendOptions::default(),
+        )
+        .await
+    }
+
+    /// Sends text to a group.
+    pub async fn send_group_text(
+        &self,
+        group_id: &str,
+        body: &str,
+    ) -> Result<Message, ClientError> {
+        self.send(
+            &Conversation::Group(group_id.to_owned()),
+            Content::Text {
+                body: body.to_owned(),
+            },
+            SendOptions::default(),
+        )
+        .await
+    }
+
+    /// Sends any content to a conversation.
+    pub async fn send(
+        &self,
+        conversation: &Conversation,
+        content: Content,
+        options: SendOptions,
+    ) -> Result<Message, ClientError> {
+        let expires_in = match options.expires_in {
+            Some(secs) => Some(secs),
+            None => self.timer(conversation).await?,
+        };
+        let expires_at = expires_in.map(|secs| now() + i64::try_from(secs).unwrap_or(i64::MAX / 2));
+        let client_id = crate::random::client_id()?;
+        let sealed = Sealed {
+            content: content.clone(),
+            id: Some(client_id.clone()),
+            to: Some(conversation.clone()),
+            expires_at: Some(expires_at),
+        };
+        let plaintext = zeroize::Zeroizing::new(sealed.to_wire()?);
+        let mut members = match conversation {
+            Conversation::Peer(peer) => vec![peer.clone()],
+            Conversation::Group(group) => self.sendable_roster(group, false).await?,
+        };
+        let mut message = Message {
+            local_id: 0,
+            conversation: conversation.clone(),
+            sender: self.user_id.clone(),
+            outgoing: true,
+            client_id,
+            sent_at: now(),
+            expires_at,
+            server_id: None,
+            content,
+            delivery: Delivery::Pending,
+            warning: None,
+        };
+        for attempt in 0..=ROSTER_RETRIES {
+            members.retain(|m| *m != self.user_id);
+            let request = {
+                let _guard = self.lock.acquire().await?;
+                let (request, inserted) = self
+                    .prepare(&members, &plaintext, &message, &options)
+                    .await?;
+                // The first attempt stores the history entry; retries find it.
+                message.local_id = inserted.unwrap_or(message.local_id);
+                request
+            };
+            match self.post(&request, &message).await {
+                Ok(sent) => return Ok(sent),
+                Err(ClientError::Api { code, .. })
+                    if code == "roster_mismatch" && attempt < ROSTER_RETRIES =>
+                {
+                    // The 409's details are only a hint: the roster comes
+                    // fresh from the server, and every member in it must
+                    // have been announced by a member (see `groups`).
+                    tracing::info!("the group's roster changed; refreshing and retrying");
+                    if let Conversation::Group(group) = conversation {
+                        match self.sendable_roster(group, true).await {
+                            Ok(fresh) => members = fresh,
+                            Err(err) => {
+                                self.drop_pending(&message).await?;
+                                return Err(err);
+                            }
+                        }
+                    }
+                }
+                Err(
+                    err @ (ClientError::Network(_)
+                    | ClientError::Api {
+                        status: 500..=599, ..
+                    }),
+                ) => {
+                    tracing::warn!(error = %err, "send failed; the message stays in the outbox");
+                    return Ok(message);
+                }
+                Err(err) => {
+                    self.drop_pending(&message).await?;
+                    return Err(err);
+                }
+            }
+        }
+        self.drop_pending(&message).await?;
+        Err(ClientError::Unsupported(
+            "the group's roster kept changing; try again",
+        ))
+    }
+
+    /// Encrypts one copy per member and the self-copy, and stores the
+    /// sessions, the history entry and the outbox entry in one transaction.
+    /// Returns the request and the history entry's local id if this call
+    /// stored it (a retry finds it stored already).
+    async fn prepare(
+        &self,
+        members: &[String],
+        plaintext: &[u8],
+        message: &Message,
+        options: &SendOptions,
+    ) -> Result<(SendRequest, Option<i64>), ClientError> {
+        if members.is_empty() {
+            return Err(ClientError::Unsupported("there is no one to send to"));
+        }
+        let group_id = match &message.conversation {
+            Conversation::Group(id) => Some(id.clone()),
+            Conversation::Peer(_) => None,
+        };
+        let mut batch = Batch::default();
+        let mut copies = Vec::with_capacity(members.len());
+        for (index, member) in members.iter().enumerate() {
+            let mut sessions = self.sessions(member).await?;
+            let contact = match self.contact(member).await? {
+                Some(contact) => contact,
+                None => {
+                    let (record, identity) = self.api.user(member).await?;
+                    self.note_keys(member, &identity, record.handle, None)
+                        .await?;
+                    self.contact(member)
+                        .await?
+                        .ok_or_else(|| ClientError::Unknown(member.clone()))?
+                }
+            };
+            if contact.changed_dh_pub.is_some() {
+                return Err(ClientError::KeyChanged(contact.display_name()));
+            }
+            if !sessions.has_session() {
+                let bundle = self.api.bundle(member).await?;
+                if self.note_keys(member, &bundle.identity, None, None).await? == KeyCheck::Changed
+                {
+                    return Err(ClientError::KeyChanged(contact.display_name()));
+                }
+                sessions.initiate(&self.identity, &bundle)?;
+            }
+            let envelope = sessions.encrypt(plaintext)?;
+            self.vault
+                .put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
+            let self_copy = (index == 0)
+                .then(|| {
+                    SealedEnvelope::seal(
+                        self.identity.signing(),
+                        &self.identity.public().dh_pub,
+                        plaintext,
+                    )
+                    .map(|e| e.to_json_value())
+                })
+                .transpose()?;
+            copies.push(MessageCopy {
+                recipient: member.clone(),
+                envelope: envelope.to_json_value(),
+                self_copy,
+                group_id: group_id.clone(),
+                expires_at: message.expires_at,
+                view_once: options.view_once,
+                media_path: options.media_path.clone(),
+            });
+        }
+        let request = SendRequest {
+            client_id: message.client_id.clone(),
+            copies,
+        };
+        let dedup = dedup_key(&self.user_id, &message.client_id);
+        self.stage_message(&mut batch, message)?;
+        let mut outbox = self.outbox().await?;
+        outbox.insert(
+            message.client_id.clone(),
+            Pending {
+                request: request.clone(),
+                dedup,
+            },
+        );
+        self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+        let inserted = self.vault.commit(batch).await?;
+        Ok((request, inserted.first().copied()))
+    }
+
+    async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
+        Ok(self
+            .vault
+            .get_json(records::OUTBOX)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Posts a prepared request; once the server has it, takes it out of
+    /// the outbox and marks the history entry sent, in one transaction.
+    async fn post(&self, request: &SendRequest, message: &Message) -> Result<Message, ClientError> {
+        self.api.send(request).await?;
+        let _guard = self.lock.acquire().await?;
+        let sent = Message {
+            delivery: Delivery::Sent,
+            ..message.clone()
+        };
+        let mut batch = Batch::default();
+        let mut outbox = self.outbox().await?;
+        outbox.remove(&message.client_id);
+        self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+        let body = sent.to_stored()?;
+        let dedup = dedup_key(&self.user_id, &message.client_id);
+        self.vault
+            .stage_update_known(&mut batch, sent.local_id, &dedup, &body)?;
+        self.vault.commit(batch).await?;
+        Ok(sent)
+    }
+
+    /// Removes a message from the outbox and marks it sent, in one
+    /// transaction.
+    async fn mark_sent(&self, client_id: &str) -> Result<(), ClientError> {
+        let mut batch = Batch::default();
+        let mut outbox = self.outbox().await?;
+        if outbox.remove(client_id).is_some() {
+            self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+        }
+        let dedup = dedup_key(&self.user_id, client_id);
+        if let Some((local_id, mut message)) = self.find_message(&dedup).await? {
+            message.delivery = Delivery::Sent;
+            let body = message.to_stored()?;
+            self.vault.stage_update(&mut batch, local_id, &body).await?;
+        }
+        self.vault.commit(batch).await.map(|_| ())
+    }
+
+    /// Takes a message the server refused out of the outbox, and says so in
+    /// its history entry.
+    async fn drop_pending(&self, message: &Message) -> Result<(), ClientError> {
+        let _guard = self.lock.acquire().await?;
+        let mut outbox = self.outbox().await?;
+        outbox.remove(&message.client_id);
+        self.vault.put_now(records::OUTBOX, &outbox).await?;
+        let dedup = dedup_key(&self.user_id, &message.client_id);
+        if let Some((local_id, mut stored)) = self.find_message(&dedup).await? {
+            stored.content = Content::Undecryptable {
+                reason: "not sent: the server refused it".into(),
+            };
+            let body = stored.to_stored()?;
+            self.vault.update_message(local_id, &body).await?;
+        }
+        Ok(())
+    }
+
+    /// Re-posts everything in the outbox; returns how many went out.
+    pub async fn flush_outbox(&self) -> Result<usize, ClientError> {
+        let pending = self.outbox().await?;
+        let mut sent = 0;
+        for (client_id, entry) in pending {
+            match self.api.send(&entry.request).await {
+                Ok(_) => {
+                    let _guard = self.lock.acquire().await?;
+                    self.mark_sent(&client_id).await?;
+                    sent += 1;
+                }
+                Err(
+                    err @ (ClientError::Network(_)
+                    | ClientError::Api {
+                        status: 500..=599, ..
+                    }),
+                ) => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, %client_id, "the server refused a queued message; dropping it");
+                    let message = self.find_message(&entry.dedup).await?.map(|(_, m)| m);
+                    if let Some(message) = message {
+                        self.drop_pending(&message).await?;
+                    }
+                }
+            }
+        }
+        Ok(sent)
+    }
+}
