@@ -117,11 +117,18 @@ async fn a_group_of_five_with_an_add_and_a_remove() {
         .unwrap();
     for member in [b, c, d] {
         let new = member.read_messages().await;
-        assert_eq!(new.len(), 1);
-        assert_eq!(new[0].content.summary(), "welcome, four of us");
-        assert_eq!(new[0].conversation, Conversation::Group(gid.clone()));
+        assert_eq!(new.len(), 2);
+        // First A's sealed announcement of who is in the group, then the text.
+        assert!(
+            matches!(&new[0].content, glyph_client::Content::Group(update)
+                if update.members == group.members && update.added.len() == 3),
+            "{:?}",
+            new[0].content
+        );
+        assert_eq!(new[1].content.summary(), "welcome, four of us");
+        assert_eq!(new[1].conversation, Conversation::Group(gid.clone()));
         assert_eq!(
-            new[0].client_id, sent.client_id,
+            new[1].client_id, sent.client_id,
             "one message, one client id"
         );
     }

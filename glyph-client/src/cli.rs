@@ -479,6 +479,13 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
                     for message in &new {
                         print_message(&client, message).await;
                     }
+                    let refused = new
+                        .iter()
+                        .filter(|m| matches!(m.content, Content::Refused { .. }))
+                        .count();
+                    if refused > 0 {
+                        return Err(ClientError::Refused(crate::Refusal::Messages(refused)));
+                    }
                 }
             }
         }

@@ -48,7 +48,11 @@ impl Contact {
     }
 
     /// A contact seen for the first time, unverified.
-    pub(crate) fn first_seen(user_id: &str, identity: &PublicIdentity, handle: Option<String>) -> Self {
+    pub(crate) fn first_seen(
+        user_id: &str,
+        identity: &PublicIdentity,
+        handle: Option<String>,
+    ) -> Self {
         Contact {
             user_id: user_id.to_owned(),
             sign_pub: identity.sign_pub.to_base64(),

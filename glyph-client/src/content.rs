@@ -266,7 +266,8 @@ mod tests {
         assert!(text.contains(r#""to":{"group":"9f3c"}"#), "{text}");
         assert!(text.contains(r#""expires_at":null"#), "{text}");
         assert_eq!(Sealed::from_wire(&wire), sealed);
-        let peer = Sealed::from_wire(br#"{"type":"text","body":"","to":{"peer":"abc"},"expires_at":12}"#);
+        let peer =
+            Sealed::from_wire(br#"{"type":"text","body":"","to":{"peer":"abc"},"expires_at":12}"#);
         assert_eq!(peer.to, Some(Conversation::Peer("abc".into())));
         assert_eq!(peer.expires_at, Some(Some(12)));
         assert_eq!(peer.id, None);
@@ -283,7 +284,10 @@ mod tests {
         ] {
             let sealed = Sealed::from_wire(bytes);
             assert_eq!(sealed.content, Content::Text { body: "".into() });
-            assert_eq!((sealed.id, sealed.to, sealed.expires_at), (None, None, None));
+            assert_eq!(
+                (sealed.id, sealed.to, sealed.expires_at),
+                (None, None, None)
+            );
         }
     }
 

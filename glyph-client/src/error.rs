@@ -124,22 +124,31 @@ pub enum Refusal {
     /// The server lists these group members, and no member announced
     /// adding them: nothing is sent to them.
     UnconfirmedMembers(Vec<String>),
+    /// This many of the messages just received were refused (each is in
+    /// the history, marked with why).
+    Messages(usize),
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::KeysMismatch => {
-                f.write_str("keys do not match the sender's registered keys")
+            Refusal::KeysMismatch => f.write_str("keys do not match the sender's registered keys"),
+            Refusal::WrongSender => {
+                f.write_str("it carries the keys of someone else than its sender")
             }
-            Refusal::WrongSender => f.write_str("it carries the keys of someone else than its sender"),
             Refusal::ReplayedFirstMessage => {
                 f.write_str("a first message received before, sent again (a replay)")
             }
             Refusal::UnknownSender => {
                 f.write_str("the sender has no valid record in the server's directory")
             }
-            Refusal::NotMine => f.write_str("the server presented as mine a message I did not seal"),
+            Refusal::NotMine => {
+                f.write_str("the server presented as mine a message I did not seal")
+            }
+            Refusal::Messages(count) => write!(
+                f,
+                "{count} new message(s) are not from whom the server says; they were not opened"
+            ),
             Refusal::UnconfirmedMembers(members) => write!(
                 f,
                 "the server lists {} as group members, but no member announced adding them",

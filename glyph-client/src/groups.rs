@@ -107,7 +107,11 @@ impl Client {
         if unconfirmed.is_empty() {
             return Ok(roster);
         }
-        tracing::warn!(group_id, ?unconfirmed, "the server lists members no member announced");
+        tracing::warn!(
+            group_id,
+            ?unconfirmed,
+            "the server lists members no member announced"
+        );
         Err(ClientError::Refused(Refusal::UnconfirmedMembers(
             unconfirmed,
         )))
@@ -268,7 +272,7 @@ impl Client {
     ) -> Result<Option<String>, ClientError> {
         let state = match self.group_state(group_id).await? {
             // First sight: an invitation, believed if it lists me and its sender.
-            None if update.members.iter().any(|m| *m == self.user_id)
+            None if update.members.contains(&self.user_id)
                 && update.members.iter().any(|m| m == sender) =>
             {
                 GroupState {

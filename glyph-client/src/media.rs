@@ -127,15 +127,16 @@ impl Client {
     pub(crate) async fn flush_view_reports(&self) -> Result<(), ClientError> {
         for server_id in self.pending_view_reports().await? {
             match self.api.viewed(server_id).await {
-                Ok(_) | Err(ClientError::Api { status: 400..=499, .. }) => {}
+                Ok(_)
+                | Err(ClientError::Api {
+                    status: 400..=499, ..
+                }) => {}
                 Err(err) => return Err(err),
             }
             let _guard = self.lock.acquire().await?;
             let mut pending = self.pending_view_reports().await?;
             pending.remove(&server_id);
-            self.vault
-                .put_now(records::PENDING_VIEWS, &pending)
-                .await?;
+            self.vault.put_now(records::PENDING_VIEWS, &pending).await?;
         }
         Ok(())
     }
@@ -192,9 +193,7 @@ impl Client {
             if let Some(server_id) = message.server_id {
                 let mut pending = self.pending_view_reports().await?;
                 pending.insert(server_id);
-                self.vault
-                    .put_now(records::PENDING_VIEWS, &pending)
-                    .await?;
+                self.vault.put_now(records::PENDING_VIEWS, &pending).await?;
             }
         }
         if let Err(err) = self.flush_view_reports().await {

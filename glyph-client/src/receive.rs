@@ -153,8 +153,12 @@ impl Client {
         let payload: &Value = &entry.payload;
         if entry.direction == Direction::Out {
             // My self-copy: a v1 envelope I sealed to myself.
-            let sealed = SealedEnvelope::from_json_value(payload)?;
-            if entry.sender != self.user_id || crate::user_id_of(sealed.sender()) != self.user_id {
+            if entry.sender != self.user_id {
+                return Err(ClientError::Refused(Refusal::NotMine));
+            }
+            let sealed = SealedEnvelope::from_json_value(payload)
+                .map_err(|_| ClientError::Refused(Refusal::NotMine))?;
+            if crate::user_id_of(sealed.sender()) != self.user_id {
                 return Err(ClientError::Refused(Refusal::NotMine));
             }
             let plaintext = zeroize::Zeroizing::new(sealed.open(self.identity.dh())?);
@@ -168,7 +172,10 @@ impl Client {
             Some(2) => {
                 let envelope = EnvelopeV2::from_json_value(payload)?;
                 let new_contact = match &envelope.x3dh {
-                    Some(header) => self.authenticate_first_message(&entry.sender, header).await?,
+                    Some(header) => {
+                        self.authenticate_first_message(&entry.sender, header)
+                            .await?
+                    }
                     None => None,
                 };
                 let mut sessions = self.sessions(&entry.sender).await?;
@@ -239,7 +246,11 @@ impl Client {
         if registered != header.identity {
             return Err(ClientError::Refused(Refusal::KeysMismatch));
         }
-        Ok(Some(Contact::first_seen(sender, &registered, record.handle)))
+        Ok(Some(Contact::first_seen(
+            sender,
+            &registered,
+            record.handle,
+        )))
     }
 
     /// Builds the history entry of an opened message from what was sealed,

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use glyph_client::{Client, Conversation, Message};
 
+pub mod proxy;
+
 /// The PIN every test profile uses.
 pub const PIN: &str = "correct horse 1";
 
@@ -128,9 +130,14 @@ pub struct Person {
 impl Person {
     /// A new account on `server`.
     pub async fn new(server: &Server) -> Self {
+        Self::new_at(&server.url).await
+    }
+
+    /// A new account through `url` (a server, or a lying proxy before one).
+    pub async fn new_at(url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("profile");
-        let (client, words) = Client::create(&profile, PIN, &server.url).await.unwrap();
+        let (client, words) = Client::create(&profile, PIN, url).await.unwrap();
         Self {
             client,
             profile,
@@ -144,32 +151,49 @@ impl Person {
         self.client.user_id().to_owned()
     }
 
-    /// The texts of a conversation's history, in order.
+    /// The texts of a conversation's history, in order (without the
+    /// groups' roster announcements).
     pub async fn texts(&self, conversation: &Conversation) -> Vec<String> {
-        self.client
-            .history(conversation)
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.content.summary())
-            .collect()
+        summaries(&self.client.history(conversation).await.unwrap())
     }
 
-    /// Syncs and returns the texts of the new messages.
+    /// Syncs and returns the texts of the new messages (without the groups'
+    /// roster announcements).
     pub async fn read(&self) -> Vec<String> {
-        self.client
-            .sync()
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.content.summary())
-            .collect()
+        summaries(&self.client.sync().await.unwrap())
     }
 
     /// Syncs and returns the new messages.
     pub async fn read_messages(&self) -> Vec<Message> {
         self.client.sync().await.unwrap()
     }
+
+    /// The same account restored from its words on a new device, through
+    /// `url`.
+    pub async fn restored_at(&self, url: &str) -> (Client, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let client = Client::restore(&dir.path().join("p"), PIN, url, &self.words)
+            .await
+            .unwrap();
+        (client, dir)
+    }
+
+    /// My identity, rebuilt from my words (for tests that play an attacker
+    /// holding their own keys).
+    pub fn identity(&self) -> glyph_crypto::Identity {
+        let words = glyph_crypto::Mnemonic::parse(&self.words).unwrap();
+        glyph_crypto::Identity::from_mnemonic(&words, "").unwrap()
+    }
+}
+
+/// What people read of these messages: every summary but the groups'
+/// roster announcements.
+pub fn summaries(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|m| !matches!(m.content, glyph_client::Content::Group(_)))
+        .map(|m| m.content.summary())
+        .collect()
 }
 
 /// The directory of the e2e crate (for scripts).
