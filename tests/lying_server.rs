@@ -665,6 +665,21 @@ async fn a_share_link_points_at_the_server_it_was_made_on() {
         "{}",
         link.to_url()
     );
+    // A relay that alters the blob it hands back is caught by the key in
+    // the link, and its count of views left is only shown.
+    proxy.clear();
+    proxy.rewrite_json(Method::POST, "/v1/shares/", |opened| {
+        // One ciphertext character changed (still canonical base64).
+        let mut blob: Vec<char> = opened["blob"].as_str().unwrap().chars().collect();
+        blob[20] = if blob[20] == 'A' { 'B' } else { 'A' };
+        opened["blob"] = json!(blob.into_iter().collect::<String>());
+        opened["views_left"] = json!(99);
+    });
+    let (second, _) = glyph_client::create_share(&proxy.url, b"AAAA secret AAAA", 2, 60)
+        .await
+        .unwrap();
+    let tampered = glyph_client::open_share(&second.to_url()).await;
+    assert!(matches!(tampered, Err(ClientError::Crypto(_))), "{tampered:?}");
     proxy.clear();
     let (secret, _) = glyph_client::open_share(&link.to_url()).await.unwrap();
     assert_eq!(secret, b"hunter2");
