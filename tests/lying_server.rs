@@ -679,7 +679,10 @@ async fn a_share_link_points_at_the_server_it_was_made_on() {
         .await
         .unwrap();
     let tampered = glyph_client::open_share(&second.to_url()).await;
-    assert!(matches!(tampered, Err(ClientError::Crypto(_))), "{tampered:?}");
+    assert!(
+        matches!(tampered, Err(ClientError::Crypto(_))),
+        "{tampered:?}"
+    );
     proxy.clear();
     let (secret, _) = glyph_client::open_share(&link.to_url()).await.unwrap();
     assert_eq!(secret, b"hunter2");

@@ -291,6 +291,7 @@ fn derive_sk(outputs: &[Zeroizing<[u8; 32]>]) -> Result<Zeroizing<[u8; 32]>, Err
 
 /// The initiator's side: verifies the bundle (aborting on a bad SPK
 /// signature), then derives `SK` and `AD` and the header to attach.
+#[cfg(feature = "vectors")]
 pub(crate) fn initiate(
     me: &Identity,
     bundle: &PreKeyBundle,

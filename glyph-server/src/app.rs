@@ -170,7 +170,23 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             record_metrics,
         ))
+        .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
+}
+
+/// Runs each request in a task of its own. A client that hangs up makes
+/// the server drop the request's future; without this, a store operation
+/// could stop at any await point (PostgreSQL connections were left inside
+/// a half-begun transaction that way, see `store::postgres`). Now the
+/// handler always runs to its end, and only its answer is thrown away.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "a request handler failed");
+            axum::response::IntoResponse::into_response(ApiError::Internal)
+        }
+    }
 }
 
 async fn record_metrics(

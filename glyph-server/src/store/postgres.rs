@@ -36,8 +36,18 @@ impl PostgresStore {
         Ok(Self { pool, instance })
     }
 
+    /// Begins a transaction in a task of its own. sqlx 0.9.0 returns a
+    /// connection to the pool *inside* an open transaction when the future
+    /// of `begin` is dropped while BEGIN is in flight (launchbadge/sqlx#4393,
+    /// fixed upstream after 0.9.0): the next borrower's statements would run
+    /// in it, unanswered for, and be lost. In its own task BEGIN always
+    /// finishes; if the caller is gone by then, dropping the finished
+    /// transaction rolls it back properly.
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|err| sqlx::Error::Io(std::io::Error::other(err.to_string())))?
     }
 
     /// Names every changed user on the wake-up channel, in one statement;
