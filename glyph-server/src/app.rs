@@ -10,9 +10,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use crate::auth::Tokens;
+use crate::auth::{KnownAccounts, Tokens};
 use crate::blobs::{BlobError, Blobs};
 use crate::config::Config;
 use crate::error::ApiError;
@@ -40,6 +40,7 @@ struct Inner {
     hub: Hub,
     limiter: RateLimiter,
     metrics: Metrics,
+    known_accounts: KnownAccounts,
 }
 
 impl AppState {
@@ -59,6 +60,7 @@ impl AppState {
             hub: Hub::default(),
             limiter,
             metrics: Metrics::default(),
+            known_accounts: KnownAccounts::default(),
         }))
     }
 
@@ -120,6 +122,11 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// Accounts recently seen to exist.
+    pub fn known_accounts(&self) -> &KnownAccounts {
+        &self.0.known_accounts
+    }
+
     /// Takes a rate-limit token or answers 429.
     pub fn limit(&self, scope: Scope, key: &str) -> Result<(), ApiError> {
         self.0
@@ -170,8 +177,56 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             record_metrics,
         ))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(run_to_completion))
         .with_state(state)
+}
+
+/// The last word on error shapes: a failure answered by a layer outside
+/// the handlers (a framework rejection, a timeout) without the API's JSON
+/// body gets one, with a code from its status. The relay's HTML pages and
+/// JSON errors pass through.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.as_u16() < 400 {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 1024)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|t| !t.trim().is_empty());
+    let message = text.unwrap_or_else(|| {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase()
+    });
+    let body = glyph_api::ErrorBody {
+        error: glyph_api::ErrorDetail {
+            code: crate::error::code_for_status(status).to_owned(),
+            message: message.trim().to_owned(),
+            details: None,
+        },
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    for name in [axum::http::header::RETRY_AFTER, axum::http::header::ALLOW] {
+        if let Some(value) = parts.headers.get(&name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
 }
 
 /// Runs each request in a task of its own. A client that hangs up makes
@@ -182,10 +237,9 @@ pub fn router(state: AppState) -> Router {
 async fn run_to_completion(request: Request, next: Next) -> Response {
     match tokio::spawn(next.run(request)).await {
         Ok(response) => response,
-        Err(err) => {
-            tracing::error!(error = %err, "a request handler failed");
-            axum::response::IntoResponse::into_response(ApiError::Internal)
-        }
+        Err(err) => IntoResponse::into_response(ApiError::internal(format!(
+            "a request handler failed: {err}"
+        ))),
     }
 }
 

@@ -2,6 +2,12 @@
 //! challenge, signs `"glyph/auth/v1" || challenge || sign_pub` with its
 //! identity key, and receives a JWT (HS256, `sub` = user id) for an hour.
 //! Only HS256 is accepted: `none` and every other algorithm are refused.
+//! A valid token is not enough: the account it names must exist (a token
+//! can outlive its account, after a database restore say).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -59,10 +65,7 @@ impl Tokens {
             iss: ISSUER.into(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| {
-            tracing::error!(error = %e, "signing a token failed");
-            ApiError::Internal
-        })?;
+            .map_err(|e| ApiError::internal(format!("signing a token failed: {e}")))?;
         Ok((token, claims.exp))
     }
 
@@ -82,6 +85,80 @@ impl Tokens {
     }
 }
 
+/// The 401 for a validly signed token whose account does not exist.
+pub fn account_gone() -> ApiError {
+    ApiError::Unauthorized(
+        "unknown_user",
+        "the account this token names does not exist here; register again".into(),
+    )
+}
+
+/// How long an account seen to exist is taken to exist without asking the
+/// database again (accounts are never deleted through the API; a restore
+/// that removes some is noticed within this long).
+const KNOWN_FOR: Duration = Duration::from_secs(300);
+/// Most accounts remembered at once.
+const KNOWN_MAX: usize = 100_000;
+
+/// Accounts recently seen to exist, so that checking every request's
+/// account costs a query per account every few minutes, not per request.
+#[derive(Default)]
+pub struct KnownAccounts(Mutex<HashMap<String, Instant>>);
+
+impl KnownAccounts {
+    fn recently_seen(&self, user_id: &str) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(user_id).is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    fn remember(&self, user_id: &str) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= KNOWN_MAX {
+            seen.retain(|_, at| at.elapsed() < KNOWN_FOR);
+            if seen.len() >= KNOWN_MAX {
+                seen.clear();
+            }
+        }
+        seen.insert(user_id.to_owned(), Instant::now());
+    }
+}
+
+/// Checks that the account a valid token names exists.
+pub async fn check_account(state: &AppState, user_id: &str) -> Result<(), ApiError> {
+    if state.known_accounts().recently_seen(user_id) {
+        return Ok(());
+    }
+    if state.store().user(user_id).await?.is_none() {
+        return Err(account_gone());
+    }
+    state.known_accounts().remember(user_id);
+    Ok(())
+}
+
+/// The claims of a bearer token in `headers` (or `fallback`, for browser
+/// WebSockets), checked, whose account exists.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    fallback: Option<&str>,
+) -> Result<Claims, ApiError> {
+    let token = match headers.get(AUTHORIZATION) {
+        Some(header) => header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::Unauthorized("invalid_token", "send Authorization: Bearer <token>".into())
+            })?,
+        None => fallback.ok_or_else(|| {
+            ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into())
+        })?,
+    };
+    let claims = state.tokens().verify(token)?;
+    check_account(state, &claims.sub).await?;
+    Ok(claims)
+}
+
 /// The authenticated caller, from `Authorization: Bearer <token>`.
 pub struct AuthUser {
     /// The caller's user id.
@@ -97,17 +174,7 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into())
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized("invalid_token", "send Authorization: Bearer <token>".into())
-            })?;
-        let claims = state.tokens().verify(token)?;
+        let claims = authenticate(state, &parts.headers, None).await?;
         Ok(AuthUser {
             user_id: claims.sub,
             expires_at: claims.exp,

@@ -35,9 +35,28 @@ pub enum BlobError {
     /// Storage has no such object.
     #[error("no such blob")]
     NotFound,
+    /// The disk under local storage is full (nothing was kept).
+    #[error("media storage is full")]
+    Full,
     /// Storage failed.
     #[error("media storage: {0}")]
-    Storage(#[from] object_store::Error),
+    Storage(object_store::Error),
+}
+
+impl From<object_store::Error> for BlobError {
+    fn from(err: object_store::Error) -> Self {
+        // A full disk surfaces as an I/O error somewhere in the chain.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(current) = cause {
+            if let Some(io) = current.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::StorageFull
+            {
+                return BlobError::Full;
+            }
+            cause = current.source();
+        }
+        BlobError::Storage(err)
+    }
 }
 
 /// Where blobs live.

@@ -1,6 +1,7 @@
 //! The API's one error type: every refusal is a JSON body
 //! `{"error":{"code":"...","message":"..."}}` with the right status.
-//! Server faults log their cause and say only "internal error".
+//! Server faults carry their cause, which is logged when the response is
+//! made (so no 500 goes unlogged), and say only "internal error".
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,10 +35,16 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: well-formed but refused (bad signature, invalid handle, limits).
     Unprocessable(&'static str, String),
+    /// 426: this route speaks WebSocket only.
+    UpgradeRequired,
     /// 429: slow down; retry after this many seconds.
     RateLimited(u64),
-    /// 500: our fault; the cause is logged.
-    Internal,
+    /// 500: our fault; the cause (logged, never sent).
+    Internal(String),
+    /// 503: the database does not answer; retry after this many seconds.
+    DatabaseUnavailable(u64),
+    /// 507: the server's disk is full; nothing was stored.
+    StorageFull,
 }
 
 impl ApiError {
@@ -55,8 +62,11 @@ impl ApiError {
             }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 
@@ -81,12 +91,27 @@ impl ApiError {
                 "send Content-Type: application/json".into(),
                 None,
             ),
+            ApiError::UpgradeRequired => (
+                "websocket_required",
+                "this route speaks WebSocket: send a WebSocket upgrade request".into(),
+                None,
+            ),
             ApiError::RateLimited(secs) => (
                 "rate_limited",
                 format!("too many requests; retry in {secs} s"),
                 None,
             ),
-            ApiError::Internal => ("internal", "internal error".into(), None),
+            ApiError::Internal(_) => ("internal", "internal error".into(), None),
+            ApiError::DatabaseUnavailable(secs) => (
+                "database_unavailable",
+                format!("the database is not answering; retry in {secs} s"),
+                None,
+            ),
+            ApiError::StorageFull => (
+                "storage_full",
+                "the server's storage is full; nothing was stored, retry later".into(),
+                None,
+            ),
         };
         ErrorDetail {
             code: code.to_owned(),
@@ -99,15 +124,56 @@ impl ApiError {
     pub fn bad_field(field: &str, what: impl std::fmt::Display) -> Self {
         ApiError::BadRequest("invalid_field", format!("{field}: {what}"))
     }
+
+    /// A 500 whose cause is logged when it is answered.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    /// The seconds after which a client may retry, where that is known.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited(secs) | ApiError::DatabaseUnavailable(secs) => Some(*secs),
+            ApiError::StorageFull => Some(STORAGE_FULL_RETRY_SECS),
+            _ => None,
+        }
+    }
 }
+
+/// The code of an error answered without one (by a layer outside the
+/// handlers): named after its status.
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "missing_token",
+        403 => "forbidden",
+        404 => "no_route",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        429 => "rate_limited",
+        431 => "headers_too_large",
+        503 => "unavailable",
+        504 => "timeout",
+        500..=599 => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Retry-After for a full disk: space rarely comes back within seconds.
+const STORAGE_FULL_RETRY_SECS: u64 = 60;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let retry_after = match self {
-            ApiError::RateLimited(secs) => Some(secs),
-            _ => None,
-        };
+        let retry_after = self.retry_after();
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
+            ApiError::DatabaseUnavailable(_) => tracing::warn!("the database is unavailable"),
+            ApiError::StorageFull => tracing::error!("storage is full"),
+            _ => {}
+        }
         let body = ErrorBody {
             error: self.detail(),
         };
@@ -120,6 +186,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Retry-After for an unreachable database: the pool reconnects within
+/// about this long once it is back.
+const DATABASE_RETRY_SECS: u64 = 2;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
@@ -150,9 +220,10 @@ impl From<StoreError> for ApiError {
                 json!({"used_bytes": used, "wanted_bytes": wanted, "quota_bytes": quota}),
             ),
             StoreError::NoSuchViewOnce => ApiError::NotFound("unknown_message", err.to_string()),
+            StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(DATABASE_RETRY_SECS),
+            StoreError::Full(_) => ApiError::StorageFull,
             StoreError::ShareCodeTaken | StoreError::Database(_) | StoreError::Migration(_) => {
-                tracing::error!(error = %err, "storage failure");
-                ApiError::Internal
+                ApiError::Internal(format!("storage failure: {err}"))
             }
         }
     }

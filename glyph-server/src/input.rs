@@ -1,9 +1,13 @@
-//! Reading requests: a JSON extractor whose every rejection is an
-//! `ApiError`, strict base64 fields, user ids, handles, and the clock.
+//! Reading requests: JSON, path and query extractors whose every
+//! rejection is an `ApiError`, strict base64 fields, the identifiers the
+//! API takes (user ids, group ids, client ids, handles; each a documented
+//! character set and length, checked at the edge, so the same input is
+//! refused the same way on both backends), and the clock.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
 
@@ -30,6 +34,70 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         _ => ApiError::BadRequest("invalid_json", rejection.body_text()),
+    }
+}
+
+/// `axum::extract::Path`, with malformed paths (say, invalid UTF-8 after
+/// percent-decoding) answered in the API's error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::BadRequest("invalid_path", rejection.body_text()))
+    }
+}
+
+/// `axum::extract::Query`, with malformed query strings (a repeated key, a
+/// value of the wrong type) answered in the API's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::BadRequest("invalid_query", rejection.body_text()))
+    }
+}
+
+/// Longest client id.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+/// Longest group id.
+pub const MAX_GROUP_ID_LEN: usize = 64;
+
+/// Checks a client id: 1 to 64 visible ASCII characters (`!` to `~`).
+pub fn check_client_id(client_id: &str) -> Result<(), ApiError> {
+    let valid = (1..=MAX_CLIENT_ID_LEN).contains(&client_id.len())
+        && client_id.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_field(
+            "client_id",
+            "must be 1 to 64 visible ASCII characters (! to ~)",
+        ))
+    }
+}
+
+/// Checks a group id's shape: 1 to 64 characters of `A-Z a-z 0-9 _ -`
+/// (the server makes 32 lowercase hex digits; older groups have 22
+/// characters of base64url).
+pub fn check_group_id(group_id: &str) -> Result<(), ApiError> {
+    let valid = (1..=MAX_GROUP_ID_LEN).contains(&group_id.len())
+        && group_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_field("group_id", "not a group id"))
     }
 }
 
@@ -95,10 +163,8 @@ pub fn now() -> i64 {
 /// 32 bytes from the OS random number generator.
 pub fn random_32() -> Result<[u8; 32], ApiError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        tracing::error!(error = %e, "OS random number generator failed");
-        ApiError::Internal
-    })?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ApiError::internal(format!("the OS random number generator failed: {e}")))?;
     Ok(bytes)
 }
 
@@ -111,6 +177,22 @@ mod tests {
         assert_eq!(normalize_handle("Alice_01").unwrap(), "alice_01");
         for bad in ["al", "1alice", "alice!", "ålice", &"a".repeat(33), ""] {
             assert!(normalize_handle(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_and_group_ids_are_checked() {
+        for good in ["0b6f", "a", &"x".repeat(64), "forged-1", "a:b~c!"] {
+            assert!(check_client_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "x\u{0}y", "with space", "é", &"x".repeat(65), "tab\t"] {
+            assert!(check_client_id(bad).is_err(), "{bad:?}");
+        }
+        for good in ["9f3c0000000000000000000000000000", "Yt1k-_AbCdEfGhIjKlMnOp"] {
+            assert!(check_group_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "\u{0}", "a%00", "../x", "a b", &"g".repeat(65)] {
+            assert!(check_group_id(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Group rosters: the server knows who is in a group, nothing else. Only
 //! members see or change a roster; to anyone else a group does not exist.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -10,7 +10,7 @@ use glyph_api::{AddMemberRequest, CreateGroupRequest, Group, GroupList};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{ApiJson, check_user_id, now, random_32};
+use crate::input::{ApiJson, ApiPath, check_group_id, check_user_id, now, random_32};
 use crate::store::GroupRow;
 
 /// Most members a group may have.
@@ -76,8 +76,9 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
 ) -> Result<Json<Group>, ApiError> {
+    check_group_id(&group_id)?;
     let row = state
         .store()
         .group(&group_id, &caller.user_id)
@@ -89,9 +90,10 @@ async fn show(
 async fn add(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path(group_id): Path<String>,
+    ApiPath(group_id): ApiPath<String>,
     ApiJson(request): ApiJson<AddMemberRequest>,
 ) -> Result<Json<Group>, ApiError> {
+    check_group_id(&group_id)?;
     check_user_id(&request.user_id)?;
     let current = state
         .store()
@@ -114,8 +116,9 @@ async fn add(
 async fn remove(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path((group_id, user_id)): Path<(String, String)>,
+    ApiPath((group_id, user_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Group>, ApiError> {
+    check_group_id(&group_id)?;
     check_user_id(&user_id)?;
     let row = state
         .store()

@@ -6,7 +6,7 @@
 //! removes a blob (see `messages`); a removed blob answers 410 Gone.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::blobs::BlobError;
 use crate::error::ApiError;
-use crate::input::{check_user_id, now, random_32};
+use crate::input::{ApiPath, check_user_id, now, random_32};
 
 /// Length of a blob's name: 32 lowercase hex digits (128 random bits).
 const NAME_LEN: usize = 32;
@@ -124,10 +124,8 @@ async fn upload(
             return Err(match err {
                 BlobError::TooLarge(_) => too_large(),
                 BlobError::Body(message) => ApiError::BadRequest("upload_interrupted", message),
-                other => {
-                    tracing::error!(error = %other, "storing a blob failed");
-                    ApiError::Internal
-                }
+                BlobError::Full => ApiError::StorageFull,
+                other => ApiError::internal(format!("storing a blob failed: {other}")),
             });
         }
     };
@@ -153,7 +151,7 @@ async fn usage(
 async fn download(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Path((owner, name)): Path<(String, String)>,
+    ApiPath((owner, name)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let path = media_path(&owner, &name)?;
     let not_found = || ApiError::NotFound("unknown_media", "no such media".into());
@@ -171,8 +169,9 @@ async fn download(
         Ok(stream) => stream,
         Err(BlobError::NotFound) => return Err(not_found()),
         Err(err) => {
-            tracing::error!(error = %err, %path, "reading a blob failed");
-            return Err(ApiError::Internal);
+            return Err(ApiError::internal(format!(
+                "reading the blob at {path} failed: {err}"
+            )));
         }
     };
     let mut response = Body::from_stream(stream).into_response();
@@ -189,7 +188,7 @@ async fn download(
 async fn remove(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path((owner, name)): Path<(String, String)>,
+    ApiPath((owner, name)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let path = media_path(&owner, &name)?;
     if owner != caller.user_id {

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
@@ -19,7 +19,9 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{ApiJson, check_user_id, now};
+use crate::input::{
+    ApiJson, ApiPath, ApiQuery, check_client_id, check_group_id, check_user_id, now,
+};
 use crate::limits::Scope;
 use crate::store::{InboxRow, NewCopy};
 
@@ -57,12 +59,7 @@ async fn send(
 ) -> Result<(StatusCode, Json<SendResponse>), ApiError> {
     state.limit(Scope::Send, &caller.user_id)?;
     let config = state.config();
-    if request.client_id.is_empty() || request.client_id.len() > 64 {
-        return Err(ApiError::bad_field(
-            "client_id",
-            "must be 1 to 64 characters",
-        ));
-    }
+    check_client_id(&request.client_id)?;
     if request.copies.is_empty() || request.copies.len() > config.max_copies {
         return Err(ApiError::bad_field(
             "copies",
@@ -75,6 +72,9 @@ async fn send(
     let mut copies = Vec::with_capacity(request.copies.len());
     for copy in &request.copies {
         check_user_id(&copy.recipient)?;
+        if let Some(group_id) = &copy.group_id {
+            check_group_id(group_id)?;
+        }
         if !recipients.insert(copy.recipient.as_str()) {
             return Err(ApiError::bad_field(
                 "copies",
@@ -191,7 +191,7 @@ pub(crate) fn inbox_message(row: InboxRow) -> InboxMessage {
 async fn inbox(
     State(state): State<AppState>,
     caller: AuthUser,
-    Query(query): Query<InboxQuery>,
+    ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let after = parse_param("after", query.after.as_deref(), 0, 0..=i64::MAX)?;
     let limit = parse_param("limit", query.limit.as_deref(), 100, 1..=MAX_PAGE)?;
@@ -217,7 +217,7 @@ fn message_id(text: &str) -> Result<i64, ApiError> {
 async fn viewed(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ViewedResponse>, ApiError> {
     let id = message_id(&id)?;
     let (viewed_at, removed) = state
@@ -236,7 +236,7 @@ async fn viewed(
 async fn delete_copy(
     State(state): State<AppState>,
     caller: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = message_id(&id)?;
     if state.store().delete_copy(&caller.user_id, id).await? {

@@ -6,7 +6,7 @@
 //! a click, through `POST /v1/shares/<code>/open`.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,7 @@ use axum::routing::get;
 use super::shares::checked_code;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::input::ApiPath;
 use crate::input::now;
 
 const REVEAL_HTML: &str = include_str!("../../assets/reveal.html");
@@ -75,7 +76,7 @@ fn html(status: StatusCode, body: String) -> Response {
 /// Shows the card and the Reveal button for a live share, or says plainly
 /// that it is gone. Reads the share's metadata only: nothing is spent, so
 /// link-preview bots and `curl` leave the views as they were.
-async fn reveal_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+async fn reveal_page(State(state): State<AppState>, ApiPath(code): ApiPath<String>) -> Response {
     let gone = || html(StatusCode::NOT_FOUND, GONE_HTML.to_owned());
     let Ok(code) = checked_code(&code) else {
         return gone();

@@ -2,7 +2,7 @@
 //! capped batches, the count left, and bundles that hand out each one-time
 //! prekey exactly once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{ApiJson, b64_array, check_user_id};
+use crate::input::{ApiJson, ApiPath, b64_array, check_user_id};
 use crate::store::SignedPreKeyRow;
 
 pub(super) fn router() -> Router<AppState> {
@@ -30,8 +30,11 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn caller_signing_key(sign_pub: &[u8]) -> Result<SigningPublicKey, ApiError> {
-    let bytes: [u8; 32] = sign_pub.try_into().map_err(|_| ApiError::Internal)?;
-    SigningPublicKey::from_bytes(&bytes).map_err(|_| ApiError::Internal)
+    let bytes: [u8; 32] = sign_pub
+        .try_into()
+        .map_err(|_| ApiError::internal("a stored signing key is not 32 bytes"))?;
+    SigningPublicKey::from_bytes(&bytes)
+        .map_err(|_| ApiError::internal("a stored signing key is not a valid key"))
 }
 
 /// Deletes the caller's one-time prekeys: a device restored from the words
@@ -58,7 +61,7 @@ async fn put_signed(
         .store()
         .user(&caller.user_id)
         .await?
-        .ok_or(ApiError::Internal)?;
+        .ok_or_else(crate::auth::account_gone)?;
     verify_signed_prekey(
         &caller_signing_key(&user.sign_pub)?,
         upload.spk_id,
@@ -126,7 +129,7 @@ async fn count(
 async fn bundle(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_user_id(&user_id)?;
     let bundle = state.store().claim_bundle(&user_id).await?.ok_or_else(|| {
@@ -136,14 +139,16 @@ async fn bundle(
         )
     })?;
     let array = |bytes: &[u8]| -> Result<[u8; 32], ApiError> {
-        bytes.try_into().map_err(|_| ApiError::Internal)
+        bytes
+            .try_into()
+            .map_err(|_| ApiError::internal("a stored key is not 32 bytes"))
     };
     let signature: [u8; 64] = bundle
         .spk
         .spk_sig
         .as_slice()
         .try_into()
-        .map_err(|_| ApiError::Internal)?;
+        .map_err(|_| ApiError::internal("a stored signature is not 64 bytes"))?;
     let bundle = PreKeyBundle {
         identity: PublicIdentity {
             sign_pub: caller_signing_key(&bundle.user.sign_pub)?,

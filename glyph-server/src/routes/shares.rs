@@ -6,7 +6,7 @@
 //! No authentication: anyone with the link may open; creation is
 //! rate-limited per client address.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use glyph_crypto::{SHARE_IV_LEN, TAG_LEN, generate_share_code, validate_share_co
 
 use crate::app::{AppState, ClientAddr};
 use crate::error::ApiError;
-use crate::input::{ApiJson, now};
+use crate::input::{ApiJson, ApiPath, now};
 use crate::limits::Scope;
 use crate::store::StoreError;
 
@@ -113,8 +113,7 @@ async fn create(
     let expires_at = now + i64::try_from(ttl).unwrap_or(0);
     for _ in 0..CODE_ATTEMPTS {
         let code = generate_share_code().map_err(|e| {
-            tracing::error!(error = %e, "OS random number generator failed");
-            ApiError::Internal
+            ApiError::internal(format!("the OS random number generator failed: {e}"))
         })?;
         match state
             .store()
@@ -137,13 +136,14 @@ async fn create(
             Err(err) => return Err(err.into()),
         }
     }
-    tracing::error!("no free share code after {CODE_ATTEMPTS} draws");
-    Err(ApiError::Internal)
+    Err(ApiError::internal(format!(
+        "no free share code after {CODE_ATTEMPTS} draws"
+    )))
 }
 
 async fn info(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Json<ShareInfo>, ApiError> {
     let code = checked_code(&code)?;
     let (views_left, expires_at) = state
@@ -159,7 +159,7 @@ async fn info(
 
 async fn open(
     State(state): State<AppState>,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<([(header::HeaderName, &'static str); 1], Json<OpenedShare>), ApiError> {
     let code = checked_code(&code)?;
     let (blob, views_left) = state

@@ -1,7 +1,7 @@
 //! Registration and the directory: a user is its signing key and DH key,
 //! bound by a signature; an optional, unique, case-insensitive handle.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -11,7 +11,9 @@ use glyph_crypto::SigningPublicKey;
 use crate::app::{AppState, ClientAddr};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{ApiJson, b64, b64_array, check_user_id, normalize_handle, now, user_id_of};
+use crate::input::{
+    ApiJson, ApiPath, b64, b64_array, check_user_id, normalize_handle, now, user_id_of,
+};
 use crate::limits::Scope;
 use crate::store::{Registered, UserRow};
 
@@ -61,7 +63,7 @@ async fn register(
         .store()
         .user(&user.user_id)
         .await?
-        .ok_or(ApiError::Internal)?;
+        .ok_or_else(|| ApiError::internal("a user just registered cannot be read back"))?;
     Ok((status, Json(record(stored))))
 }
 
@@ -82,7 +84,7 @@ fn unknown_user() -> ApiError {
 async fn lookup(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Path(user_id): Path<String>,
+    ApiPath(user_id): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
     check_user_id(&user_id)?;
     let user = state
@@ -96,7 +98,7 @@ async fn lookup(
 async fn lookup_handle(
     State(state): State<AppState>,
     _caller: AuthUser,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
     let handle = normalize_handle(&handle)?;
     let user = state

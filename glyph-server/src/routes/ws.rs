@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
@@ -20,7 +20,9 @@ use glyph_api::PushFrame;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::authenticate;
 use crate::error::ApiError;
+use crate::input::ApiQuery;
 use crate::input::now;
 use crate::routes::messages::{MAX_PAGE, inbox_message};
 
@@ -50,19 +52,12 @@ struct WsQuery {
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<WsQuery>,
-    ws: WebSocketUpgrade,
+    ApiQuery(query): ApiQuery<WsQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-        .or(query.access_token)
-        .ok_or_else(|| {
-            ApiError::Unauthorized("missing_token", "send Authorization: Bearer <token>".into())
-        })?;
-    let claims = state.tokens().verify(&token)?;
+    // Who is asking first; then whether it is a WebSocket request at all.
+    let claims = authenticate(&state, &headers, query.access_token.as_deref()).await?;
+    let ws = ws.map_err(|_| ApiError::UpgradeRequired)?;
     let after = query.after.unwrap_or(0).max(0);
     Ok(ws
         .read_buffer_size(4 * 1024)

@@ -64,12 +64,62 @@ pub enum StoreError {
     /// A freshly drawn share code collided with a live one (draw again).
     #[error("share code taken")]
     ShareCodeTaken,
+    /// The database cannot be reached (down, restarting, or every pooled
+    /// connection busy past the acquire timeout).
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    /// The database's disk is full: nothing was written.
+    #[error("database storage full: {0}")]
+    Full(sqlx::Error),
     /// The database failed; the cause is logged, not shown.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A migration failed at start-up.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else if is_full(&err) {
+            StoreError::Full(err)
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+/// Whether the database could not be reached at all.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: connection exceptions (class 08), and the server
+        // shutting down or starting up (57P01-57P03).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether the database refused a write because its disk is full.
+fn is_full(err: &sqlx::Error) -> bool {
+    /// SQLite's primary result code for a full disk.
+    const SQLITE_FULL: i64 = 13;
+    /// PostgreSQL's `disk_full`.
+    const PG_DISK_FULL: &str = "53100";
+    match err {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code == PG_DISK_FULL || code.parse::<i64>().is_ok_and(|n| n & 0xff == SQLITE_FULL)
+        }),
+        _ => false,
+    }
 }
 
 /// A registered user.
