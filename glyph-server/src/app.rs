@@ -41,6 +41,8 @@ struct Inner {
     limiter: RateLimiter,
     metrics: Metrics,
     known_accounts: KnownAccounts,
+    /// Set once when the server begins to shut down.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             limiter,
             metrics: Metrics::default(),
             known_accounts: KnownAccounts::default(),
+            shutdown: tokio::sync::watch::channel(false).0,
         }))
     }
 
@@ -120,6 +123,17 @@ impl AppState {
     /// Metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Becomes `true` when the server begins to shut down: long-lived
+    /// connections (WebSockets) watch it to say goodbye.
+    pub fn shutting_down(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
+    /// Tells long-lived connections the server is going away.
+    pub fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
     }
 
     /// Accounts recently seen to exist.
@@ -354,9 +368,18 @@ pub fn main_from_args() -> std::process::ExitCode {
 /// Opens storage, then serves until SIGTERM or Ctrl-C, finishing requests
 /// in flight. `ready` receives the bound address.
 pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    run_until(config, ready, shutdown_signal()).await
+}
+
+/// [`run`], stopping when `shutdown` completes instead of on a signal.
+pub async fn run_until(
+    config: Config,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let secret = jwt_secret(&config)?;
-    let store = store::open(&config.database_url()).await?;
+    let store = store::open_with(&config.database_url(), config.acquire_timeout()).await?;
     let blobs = Blobs::open(&config)?;
     let state = AppState::new(store, blobs, config.clone(), &secret);
     let sweeper = tokio::spawn(sweep_forever(
@@ -372,12 +395,21 @@ pub async fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), S
     let addr = listener.local_addr()?;
     tracing::info!(%addr, config = ?config, "glyph-server listening");
     ready(addr);
-    axum::serve(
+    let stopping = {
+        let state = state.clone();
+        async move {
+            shutdown.await;
+            state.begin_shutdown();
+        }
+    };
+    crate::serve::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(state.clone()),
+        config.connection_limits(),
+        stopping,
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
+    wait_for_websockets(&state).await;
     sweeper.abort();
     if let Some(task) = wakeups {
         task.abort();
@@ -418,6 +450,16 @@ async fn relay_wakeups(state: AppState, mut stream: crate::store::Wakeups) {
         }
     }
     tracing::warn!("the wake-up stream from other instances ended");
+}
+
+/// Gives WebSockets told to close (1001) a moment to send their close
+/// frames before the process exits.
+async fn wait_for_websockets(state: &AppState) {
+    use std::sync::atomic::Ordering;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.metrics().connections.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn shutdown_signal() {

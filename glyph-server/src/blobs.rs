@@ -35,6 +35,9 @@ pub enum BlobError {
     /// Storage has no such object.
     #[error("no such blob")]
     NotFound,
+    /// The body did not arrive before its deadline (nothing was kept).
+    #[error("the upload took too long")]
+    TimedOut,
     /// The disk under local storage is full (nothing was kept).
     #[error("media storage is full")]
     Full,
@@ -114,15 +117,27 @@ impl Blobs {
         Self { store }
     }
 
-    /// Streams `body` to `path`, refusing it once it passes `max` bytes.
-    /// Returns the bytes stored. On any error nothing is left at `path`.
-    pub async fn upload(&self, path: &str, body: Body, max: u64) -> Result<u64, BlobError> {
+    /// Streams `body` to `path`, refusing it once it passes `max` bytes or
+    /// `deadline`. Returns the bytes stored. On any error nothing is left
+    /// at `path`.
+    pub async fn upload(
+        &self,
+        path: &str,
+        body: Body,
+        max: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<u64, BlobError> {
         let location = ObjectPath::from(path);
         let upload = self.store.put_multipart(&location).await?;
         let mut writer = WriteMultipart::new(upload);
         let mut stream = body.into_data_stream();
         let mut total: u64 = 0;
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
+                writer.abort().await.ok();
+                return Err(BlobError::TimedOut);
+            };
+            let Some(chunk) = next else { break };
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(err) => {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -112,9 +113,57 @@ pub struct Config {
     /// Seconds between sweeps of expired messages and challenges.
     #[arg(long, env = "GLYPH_SWEEP_SECS", default_value_t = 30)]
     pub sweep_secs: u64,
+
+    /// Longest wait for a database connection, in milliseconds. When the
+    /// database does not answer, requests fail after this long with 503
+    /// `database_unavailable` (and `/readyz` says so).
+    #[arg(
+        long,
+        env = "GLYPH_DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub database_acquire_timeout_ms: u64,
+
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "GLYPH_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client may take to send a JSON request body (408 after).
+    /// A media upload gets this plus a second per 32 KiB it declares.
+    #[arg(long, env = "GLYPH_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a connection may stay silent in both directions before it is
+    /// closed (WebSockets are pinged every 20 s, so they stay open).
+    #[arg(long, env = "GLYPH_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Most connections (WebSockets included) open at once; more clients
+    /// wait until one closes.
+    #[arg(long, env = "GLYPH_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
 }
 
 impl Config {
+    /// The limits every connection gets.
+    pub fn connection_limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            header_read: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The longest wait for a database connection.
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms.max(1))
+    }
+
+    /// The longest a JSON request body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.max(1))
+    }
+
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         self.database_url
@@ -137,6 +186,8 @@ impl fmt::Debug for Config {
             .field("media_quota_bytes", &self.media_quota_bytes)
             .field("jwt_lifetime_secs", &self.jwt_lifetime_secs)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("connection_limits", &self.connection_limits())
+            .field("acquire_timeout", &self.acquire_timeout())
             .finish_non_exhaustive()
     }
 }

@@ -23,6 +23,8 @@ pub enum ApiError {
     NotFound(&'static str, String),
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
+    /// 408: the request body did not arrive in time.
+    RequestTimeout,
     /// 409: conflicts with what is stored.
     Conflict(&'static str, String, Option<Value>),
     /// 410: it existed and was deliberately deleted.
@@ -56,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(..) => StatusCode::NOT_FOUND,
             ApiError::Gone(..) => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) | ApiError::QuotaExceeded(..) => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -82,6 +85,11 @@ impl ApiError {
             ApiError::MethodNotAllowed => (
                 "method_not_allowed",
                 "this path does not take that method".into(),
+                None,
+            ),
+            ApiError::RequestTimeout => (
+                "request_timeout",
+                "the request body did not arrive in time".into(),
                 None,
             ),
             ApiError::PayloadTooLarge(message) => ("payload_too_large", message, None),

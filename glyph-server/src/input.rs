@@ -11,18 +11,23 @@ use axum::http::request::Parts;
 use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
 
+use crate::app::AppState;
 use crate::error::ApiError;
 
 /// `axum::Json`, with malformed bodies answered in the API's error shape.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+    /// Reads the body within `--body-timeout-secs`: a client trickling it
+    /// is answered 408 instead of holding the request open.
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let read = axum::Json::<T>::from_request(req, state);
+        match tokio::time::timeout(state.config().body_timeout(), read).await {
+            Ok(Ok(axum::Json(value))) => Ok(ApiJson(value)),
+            Ok(Err(rejection)) => Err(json_rejection(rejection)),
+            Err(_) => Err(ApiError::RequestTimeout),
         }
     }
 }

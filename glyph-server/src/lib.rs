@@ -23,4 +23,5 @@ pub mod limits;
 pub mod metrics;
 pub mod push;
 pub mod routes;
+pub mod serve;
 pub mod store;

@@ -148,8 +148,85 @@ fn help_documents_every_option_with_its_environment_variable() {
         "--max-envelope-bytes",
         "--jwt-lifetime-secs",
         "--jwt-secret",
+        "--database-acquire-timeout-ms",
+        "--header-timeout-secs",
+        "--body-timeout-secs",
+        "--idle-timeout-secs",
+        "--max-connections",
     ] {
         assert!(help.contains(option), "{option} missing from --help");
     }
     assert!(help.contains("GLYPH_DATABASE_URL") && help.contains("GLYPH_JWT_SECRET"));
+}
+
+#[tokio::test]
+async fn sigterm_tells_websockets_the_server_is_going_away() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start(dir.path());
+    let http = http_client();
+    let base = format!("http://{addr}");
+    let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
+    http.post(format!("{base}/v1/users"))
+        .json(&registration(&id))
+        .send()
+        .await
+        .unwrap();
+    let challenge: serde_json::Value = http
+        .post(format!("{base}/v1/auth/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token: TokenResponse = http
+        .post(format!("{base}/v1/auth/token"))
+        .json(&token_request(
+            &id,
+            challenge["challenge"].as_str().unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let mut request =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                format!("ws://{addr}/v1/ws"),
+            )
+            .unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", token.token).parse().unwrap(),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        // Wait for `caught_up`: the socket is being served.
+        let first = socket.next().await.unwrap().unwrap();
+        assert!(first.to_text().unwrap().contains("caught_up"));
+        sockets.push(socket);
+    }
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for mut socket in sockets {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("no close frame within 10 s");
+        match frame {
+            Some(Ok(Message::Close(Some(close)))) => {
+                assert_eq!(u16::from(close.code), 1001, "{close:?}");
+            }
+            other => panic!("expected a 1001 close frame, got {other:?}"),
+        }
+    }
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
 }

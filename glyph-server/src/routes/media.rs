@@ -19,6 +19,9 @@ use crate::blobs::BlobError;
 use crate::error::ApiError;
 use crate::input::{ApiPath, check_user_id, now, random_32};
 
+/// The slowest upload allowed, on average.
+const MIN_UPLOAD_BYTES_PER_SEC: u64 = 32 * 1024;
+
 /// Length of a blob's name: 32 lowercase hex digits (128 random bits).
 const NAME_LEN: usize = 32;
 
@@ -116,7 +119,14 @@ async fn upload(
             now(),
         )
         .await?;
-    let stored = state.blobs().upload(&path, body, reserve).await;
+    // The body's deadline: the JSON one, plus a second per 32 KiB declared
+    // (so a 25 MiB file may take 13 minutes, a trickle cannot hold on).
+    let deadline = state.config().body_timeout()
+        + std::time::Duration::from_secs(reserve / MIN_UPLOAD_BYTES_PER_SEC);
+    let stored = state
+        .blobs()
+        .upload(&path, body, reserve, tokio::time::Instant::now() + deadline)
+        .await;
     let size = match stored {
         Ok(size) => size,
         Err(err) => {
@@ -124,6 +134,7 @@ async fn upload(
             return Err(match err {
                 BlobError::TooLarge(_) => too_large(),
                 BlobError::Body(message) => ApiError::BadRequest("upload_interrupted", message),
+                BlobError::TimedOut => ApiError::RequestTimeout,
                 BlobError::Full => ApiError::StorageFull,
                 other => ApiError::internal(format!("storing a blob failed: {other}")),
             });

@@ -15,13 +15,22 @@ use crate::error::ApiError;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
 }
 
-async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Liveness: the process is up and answering. It does not touch the
+/// database, so an outage there does not get the instance restarted.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers (503 `database_unavailable` otherwise),
+/// so a load balancer can route around this instance.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store().ping().await?;
-    Ok(Json(json!({"status": "ok"})))
+    Ok(Json(json!({"status": "ready"})))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -347,7 +356,16 @@ const OPERATIONS: &[Operation] = &[
         "get",
         "/healthz",
         false,
-        "Liveness and database check",
+        "Liveness: the process answers (the database is not asked)",
+        None,
+        "200",
+        None,
+    ),
+    op(
+        "get",
+        "/readyz",
+        false,
+        "Readiness: the database answers (503 database_unavailable otherwise)",
         None,
         "200",
         None,

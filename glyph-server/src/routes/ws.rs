@@ -84,6 +84,7 @@ async fn serve(
     mut after: i64,
 ) {
     let mut wake = state.hub().subscribe(user_id);
+    let mut shutting_down = state.shutting_down();
     let (mut sink, mut stream) = socket.split();
     let expires_in = Duration::from_secs(u64::try_from(expires_at - now()).unwrap_or(0));
     let expiry = tokio::time::sleep(expires_in);
@@ -115,6 +116,9 @@ async fn serve(
                 pending = true;
             }
             _ = &mut expiry => break End::Close(CLOSE_TOKEN_EXPIRED, "access token expired"),
+            _ = async { shutting_down.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                break End::Close(CLOSE_GOING_AWAY, "server shutting down");
+            }
             _ = ping.tick() => {
                 if timed_send(&mut sink, Message::Ping(Default::default())).await.is_err() {
                     break End::Close(CLOSE_TOO_SLOW, "too slow");

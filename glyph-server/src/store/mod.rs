@@ -432,13 +432,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<GroupRow, StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite:` or `postgres:`.
+/// How long [`open`] waits for a connection: what the server uses unless
+/// configured otherwise.
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the store a database URL names (`sqlite:` or `postgres:`), with
+/// the default acquire timeout.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Opens the store a database URL names; an operation that waits longer
+/// than `acquire_timeout` for a connection fails as
+/// [`StoreError::Unavailable`].
+pub async fn open_with(
+    url: &str,
+    acquire_timeout: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let store: std::sync::Arc<dyn Store> =
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            std::sync::Arc::new(PostgresStore::connect(url).await?)
+            std::sync::Arc::new(PostgresStore::connect(url, acquire_timeout).await?)
         } else {
-            std::sync::Arc::new(SqliteStore::connect(url).await?)
+            std::sync::Arc::new(SqliteStore::connect(url, acquire_timeout).await?)
         };
     store.migrate().await?;
     Ok(store)

@@ -4,6 +4,8 @@
 //! fetches each get a different one. A send `NOTIFY`s the users whose inbox
 //! changed, so every instance can wake its own WebSockets.
 
+use std::time::Duration;
+
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
@@ -22,10 +24,12 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to the database a `postgres:` URL names.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Connects to the database a `postgres:` URL names; waiting longer
+    /// than `acquire_timeout` for a connection is an error.
+    pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .acquire_timeout(acquire_timeout)
             .connect(url)
             .await?;
         let mut name = [0u8; 8];

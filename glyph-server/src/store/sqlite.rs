@@ -23,8 +23,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database a `sqlite:` URL names.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database a `sqlite:` URL names;
+    /// waiting longer than `acquire_timeout` for a connection is an error.
+    pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -33,6 +34,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(acquire_timeout)
+            .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options)
             .await?;
         Ok(Self { pool })
@@ -50,6 +53,25 @@ impl SqliteStore {
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }
+}
+
+/// Whether a connection going back to the pool may be used again. After a
+/// COMMIT that failed (a full disk: SQLite rolls back by itself), sqlx
+/// still counts the transaction open, its own rollback fails, and every
+/// later BEGIN on that connection would fail until a restart. Such a
+/// connection is closed instead (the pool opens a fresh one). A transaction
+/// merely dropped has its rollback queued: the ping waits for it first.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 impl_store!(

@@ -442,3 +442,66 @@ pub async fn share_views_left(server: &TestServer, code: &str) -> Option<u64> {
         other => panic!("{other}: {info}"),
     }
 }
+
+/// A TCP gate in front of a server (PostgreSQL, say): open, it forwards
+/// every connection; closed, it cuts the ones it carries and refuses new
+/// ones (its port is closed), as a database that went down would.
+pub struct TcpGate {
+    pub addr: SocketAddr,
+    target: SocketAddr,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accepting: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl TcpGate {
+    /// A gate to `target`, open.
+    pub async fn to(target: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gate = Self {
+            addr: listener.local_addr().unwrap(),
+            target,
+            links: std::sync::Arc::new(std::sync::Mutex::new(Vec::new())),
+            accepting: std::sync::Mutex::new(None),
+        };
+        gate.accept_on(listener);
+        gate
+    }
+
+    fn accept_on(&self, listener: tokio::net::TcpListener) {
+        let (target, links) = (self.target, self.links.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links.lock().unwrap().push(link);
+            }
+        });
+        *self.accepting.lock().unwrap() = Some(task);
+    }
+
+    /// Cuts every connection and closes the port.
+    pub fn close(&self) {
+        if let Some(task) = self.accepting.lock().unwrap().take() {
+            task.abort();
+        }
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Opens the port again.
+    pub async fn reopen(&self) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.accept_on(listener);
+    }
+}
+
+impl Drop for TcpGate {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
