@@ -20,42 +20,86 @@ pub const AUTH_LABEL: &[u8] = b"glyph/auth/v1";
 
 /// `POST /v1/users`: register a user by its two public keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     /// Ed25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub sign_pub: String,
     /// X25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub dh_pub: String,
     /// Signature by `sign_pub` binding `dh_pub` (base64; see [`BINDING_LABEL`]).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
     pub binding_sig: String,
 }
 
 /// A user as the directory returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserRecord {
     /// The user id (unpadded base64url of `sign_pub`).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub user_id: String,
     /// Ed25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub sign_pub: String,
     /// X25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub dh_pub: String,
     /// The binding signature, for the client to check (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
     pub binding_sig: String,
     /// The user's handle, if one is set.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub handle: Option<String>,
+}
+
+/// `GET /v1/users/{user_id}/bundle` response: spec section 3's bundle
+/// JSON, whose one-time prekey the server deleted as it handed it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bundle {
+    /// The user's Ed25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
+    pub sign_pub: String,
+    /// The user's X25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
+    pub dh_pub: String,
+    /// The signed prekey's id (u32).
+    pub spk_id: u32,
+    /// The signed prekey (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
+    pub spk_pub: String,
+    /// Its signature by `sign_pub` (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
+    pub spk_sig: String,
+    /// The one-time prekey's id, `null` when none was left.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub opk_id: Option<u32>,
+    /// The one-time prekey (base64), `null` when none was left.
+    #[cfg_attr(feature = "openapi", schema(required = true, format = Byte, min_length = 44, max_length = 44))]
+    pub opk_pub: Option<String>,
 }
 
 /// `PUT /v1/me/handle`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetHandleRequest {
     /// 3 to 32 characters of `a-z 0-9 _ . -`, starting with a letter; case
     /// is ignored.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z][A-Za-z0-9_.-]{2,31}$")
+    )]
     pub handle: String,
 }
 
 /// `POST /v1/auth/challenge` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChallengeResponse {
     /// 32 random bytes (base64), usable once.
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub challenge: String,
     /// When the challenge stops being accepted.
     pub expires_at: i64,
@@ -63,39 +107,49 @@ pub struct ChallengeResponse {
 
 /// `POST /v1/auth/token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
     /// The user's Ed25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub sign_pub: String,
     /// The challenge, as received (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub challenge: String,
     /// Signature over [`AUTH_LABEL`] `|| challenge || sign_pub` (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
     pub signature: String,
 }
 
 /// `POST /v1/auth/token` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     /// A bearer token (JWT, HS256).
     pub token: String,
     /// When it expires.
     pub expires_at: i64,
     /// The user id the token is for.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub user_id: String,
 }
 
 /// `PUT /v1/prekeys/signed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedPreKeyUpload {
     /// The prekey's id.
     pub spk_id: u32,
     /// X25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub spk_pub: String,
     /// Signature by the user's signing key (base64), as the spec says.
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
     pub spk_sig: String,
 }
 
 /// One one-time prekey in an upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OneTimePreKeyUpload {
     /// The prekey's id.
     pub id: u32,
@@ -106,6 +160,7 @@ pub struct OneTimePreKeyUpload {
 
 /// `POST /v1/prekeys/one-time`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OneTimePreKeysUpload {
     /// The prekeys.
     pub keys: Vec<OneTimePreKeyUpload>,
@@ -113,25 +168,32 @@ pub struct OneTimePreKeysUpload {
 
 /// `GET /v1/prekeys/count` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreKeyCount {
     /// One-time prekeys left on the server.
     pub one_time: u64,
     /// The signed prekey the server hands out, if any.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub signed_prekey_id: Option<u32>,
 }
 
 /// One sealed copy of a message, for one recipient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageCopy {
     /// The recipient's user id.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
     /// The envelope for the recipient (a JSON object; opaque to the server).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub envelope: Value,
     /// A sealed copy for the sender's own devices (a v1 envelope), if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub self_copy: Option<Value>,
     /// The group this copy belongs to, if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub group_id: Option<String>,
     /// When the message disappears (Unix seconds), if it does.
     #[serde(default)]
@@ -143,14 +205,20 @@ pub struct MessageCopy {
     /// the server can delete it when a view-once message is viewed or the
     /// message expires. It must be in the sender's own folder.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^media/[A-Za-z0-9_-]{43}/[0-9a-f]{32}$")
+    )]
     pub media_path: Option<String>,
 }
 
 /// `POST /v1/messages`: one message as 1..N sealed copies, stored all or
 /// nothing. Retrying with the same `client_id` never stores a copy twice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendRequest {
     /// The sender's id for this message (1 to 64 characters), for retries.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub client_id: String,
     /// The copies.
     pub copies: Vec<MessageCopy>,
@@ -158,15 +226,18 @@ pub struct SendRequest {
 
 /// What the server stored for one copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredCopy {
     /// The message id.
     pub id: i64,
     /// The recipient.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
 }
 
 /// `POST /v1/messages` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendResponse {
     /// One entry per copy, in request order.
     pub messages: Vec<StoredCopy>,
@@ -174,6 +245,7 @@ pub struct SendResponse {
 
 /// Which side of a message an inbox entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Addressed to me: `payload` is the envelope for me.
@@ -184,6 +256,7 @@ pub enum Direction {
 
 /// One inbox entry: a message addressed to me, or my own sent copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InboxMessage {
     /// My inbox position: strictly increasing, the paging cursor.
     pub seq: i64,
@@ -192,32 +265,47 @@ pub struct InboxMessage {
     /// Received or sent.
     pub direction: Direction,
     /// The sender's user id.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub sender: String,
     /// The recipient's user id.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
     /// The sender's client id.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub client_id: String,
     /// The group, if any.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, pattern = "^[A-Za-z0-9_-]{1,64}$")
+    )]
     pub group_id: Option<String>,
     /// The envelope (in) or the self-copy (out).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload: Value,
     /// When the server stored it.
     pub sent_at: i64,
     /// When it disappears, if it does.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub expires_at: Option<i64>,
     /// Whether it is view-once.
     pub view_once: bool,
     /// The media blob the message refers to, if the sender named one.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, pattern = "^media/[A-Za-z0-9_-]{43}/[0-9a-f]{32}$")
+    )]
     pub media_path: Option<String>,
     /// When the recipient reported the view-once message viewed (its blob
     /// is then deleted), if it has.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub media_removed_at: Option<i64>,
 }
 
 /// `GET /v1/messages?after=SEQ&limit=N` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InboxPage {
     /// Entries with `seq > after`, oldest first.
     pub messages: Vec<InboxMessage>,
@@ -227,6 +315,7 @@ pub struct InboxPage {
 
 /// `POST /v1/groups`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateGroupRequest {
     /// The other members (the creator is added).
     pub members: Vec<String>,
@@ -234,15 +323,19 @@ pub struct CreateGroupRequest {
 
 /// `POST /v1/groups/{id}/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMemberRequest {
     /// The user to add.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub user_id: String,
 }
 
 /// A group roster: the server knows no name and no picture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Group {
     /// The group id.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub group_id: String,
     /// The members' user ids, sorted.
     pub members: Vec<String>,
@@ -250,6 +343,7 @@ pub struct Group {
 
 /// `GET /v1/groups` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GroupList {
     /// My groups.
     pub groups: Vec<Group>,
@@ -257,6 +351,7 @@ pub struct GroupList {
 
 /// The body of every error response: `{"error":{"code":"...","message":"..."}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -264,18 +359,22 @@ pub struct ErrorBody {
 
 /// A stable machine-readable code and a human-readable message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable code, e.g. `invalid_token`, `roster_mismatch`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
     /// Extra structured detail (e.g. the missing and extra group members).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub details: Option<Value>,
 }
 
 /// A frame the server sends on the WebSocket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PushFrame {
     /// An inbox entry, in `seq` order.
@@ -292,6 +391,7 @@ pub enum PushFrame {
 
 /// `POST /v1/media` response: where the uploaded blob lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaUploaded {
     /// `media/<owner user id>/<32 hex digits>`; download it at `/v1/<path>`.
     pub path: String,
@@ -301,6 +401,7 @@ pub struct MediaUploaded {
 
 /// `GET /v1/media` response: the caller's storage use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaUsage {
     /// Bytes in the caller's stored blobs (and uploads in progress).
     pub used_bytes: u64,
@@ -313,6 +414,7 @@ pub struct MediaUsage {
 
 /// `POST /v1/messages/{id}/viewed` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ViewedResponse {
     /// When the view was recorded (the first report's time on a retry).
     pub media_removed_at: i64,
@@ -324,8 +426,10 @@ pub struct ViewedResponse {
 /// `POST /v1/shares`: store a one-view share (spec section 7). Only the
 /// blob reaches the server; the key stays in the link's fragment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateShareRequest {
     /// `iv || AES-256-GCM(key, iv, plaintext)`, standard base64.
+    #[cfg_attr(feature = "openapi", schema(format = Byte))]
     pub blob: String,
     /// How many times it may be opened (default 1).
     #[serde(default)]
@@ -337,8 +441,10 @@ pub struct CreateShareRequest {
 
 /// `POST /v1/shares` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareCreated {
     /// The share's code, the last segment of its link.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub code: String,
     /// `<base>/s/<code>`: append `#key=<b64url(key)>` to make the link.
     pub url: String,
@@ -350,6 +456,7 @@ pub struct ShareCreated {
 
 /// `GET /v1/shares/{code}`: what is left, without spending a view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareInfo {
     /// Views left.
     pub views_left: u32,
@@ -359,9 +466,67 @@ pub struct ShareInfo {
 
 /// `POST /v1/shares/{code}/open` response: one view spent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenedShare {
     /// The blob, standard base64.
+    #[cfg_attr(feature = "openapi", schema(format = Byte))]
     pub blob: String,
     /// Views left after this one (0: the share is now deleted).
     pub views_left: u32,
+}
+
+/// Every type above as a named OpenAPI schema, for the server's
+/// `/v1/openapi.json` (so the document is made from these very types).
+#[cfg(feature = "openapi")]
+pub fn openapi_schemas() -> Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)> {
+    use utoipa::ToSchema;
+    let mut schemas = Vec::new();
+    macro_rules! collect {
+        ($($ty:ty),* $(,)?) => {
+            $(
+                schemas.push((<$ty>::name().into_owned(), <$ty as utoipa::PartialSchema>::schema()));
+                <$ty>::schemas(&mut schemas);
+            )*
+        };
+    }
+    collect!(
+        RegisterRequest,
+        UserRecord,
+        SetHandleRequest,
+        ChallengeResponse,
+        TokenRequest,
+        TokenResponse,
+        SignedPreKeyUpload,
+        OneTimePreKeyUpload,
+        OneTimePreKeysUpload,
+        PreKeyCount,
+        Bundle,
+        MessageCopy,
+        SendRequest,
+        StoredCopy,
+        SendResponse,
+        Direction,
+        InboxMessage,
+        InboxPage,
+        CreateGroupRequest,
+        AddMemberRequest,
+        Group,
+        GroupList,
+        ErrorBody,
+        ErrorDetail,
+        PushFrame,
+        MediaUploaded,
+        MediaUsage,
+        ViewedResponse,
+        CreateShareRequest,
+        ShareCreated,
+        ShareInfo,
+        OpenedShare,
+    );
+    schemas.sort_by(|a, b| a.0.cmp(&b.0));
+    schemas.dedup_by(|a, b| a.0 == b.0);
+    schemas
 }

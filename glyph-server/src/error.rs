@@ -148,6 +148,110 @@ impl ApiError {
     }
 }
 
+/// Every error status the API answers, what it means, and the codes it
+/// carries: the table docs/api.md shows and the OpenAPI document describes
+/// each status with (a test checks all three agree with the code).
+pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
+    (
+        400,
+        "malformed request",
+        &[
+            "invalid_json",
+            "invalid_field",
+            "invalid_path",
+            "invalid_query",
+            "invalid_header",
+            "upload_interrupted",
+            "bad_request",
+        ],
+    ),
+    (
+        401,
+        "no valid credentials",
+        &[
+            "missing_token",
+            "invalid_token",
+            "token_expired",
+            "unknown_user",
+            "invalid_challenge",
+            "bad_signature",
+        ],
+    ),
+    (403, "not yours", &["not_owner", "forbidden"]),
+    (
+        404,
+        "no such thing (or not one you may see)",
+        &[
+            "no_route",
+            "unknown_user",
+            "unknown_group",
+            "unknown_message",
+            "unknown_media",
+            "no_bundle",
+            "share_gone",
+        ],
+    ),
+    (
+        405,
+        "the path exists, the method does not",
+        &["method_not_allowed"],
+    ),
+    (
+        408,
+        "the request body did not arrive in time",
+        &["request_timeout"],
+    ),
+    (
+        409,
+        "conflicts with what is stored",
+        &[
+            "key_conflict",
+            "handle_taken",
+            "prekey_id_taken",
+            "roster_mismatch",
+        ],
+    ),
+    (410, "deleted on purpose", &["media_removed"]),
+    (413, "too large", &["payload_too_large", "quota_exceeded"]),
+    (415, "not JSON", &["unsupported_media_type"]),
+    (
+        422,
+        "well-formed but refused",
+        &[
+            "bad_signature",
+            "invalid_handle",
+            "too_many_prekeys",
+            "prekey_stock_full",
+            "too_many_members",
+        ],
+    ),
+    (426, "this route speaks WebSocket", &["websocket_required"]),
+    (429, "slow down (see Retry-After)", &["rate_limited"]),
+    (
+        500,
+        "the server's fault (logged, never detailed)",
+        &["internal"],
+    ),
+    (
+        503,
+        "the database does not answer (see Retry-After)",
+        &["database_unavailable", "unavailable"],
+    ),
+    (
+        507,
+        "the server's storage is full (see Retry-After)",
+        &["storage_full"],
+    ),
+];
+
+/// A status's line for documentation: what it means and its codes.
+pub fn describe_status(status: u16) -> String {
+    match ERROR_CODES.iter().find(|(s, _, _)| *s == status) {
+        Some((_, meaning, codes)) => format!("{meaning}: {}", codes.join(", ")),
+        None => "error".into(),
+    }
+}
+
 /// The code of an error answered without one (by a layer outside the
 /// handlers): named after its status.
 pub fn code_for_status(status: StatusCode) -> &'static str {

@@ -248,3 +248,56 @@ async fn every_failure_has_the_json_error_shape() {
         }
     }
 }
+
+#[test]
+fn every_error_code_in_the_code_is_in_the_table_and_the_docs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("../docs/api.md")).unwrap();
+    let table = glyph_server::error::ERROR_CODES;
+    let statuses: &[(&str, u16)] = &[
+        ("BadRequest", 400),
+        ("Unauthorized", 401),
+        ("Forbidden", 403),
+        ("NotFound", 404),
+        ("Conflict", 409),
+        ("Gone", 410),
+        ("Unprocessable", 422),
+    ];
+    let constructor = regex::Regex::new(
+        r#"ApiError::(BadRequest|Unauthorized|Forbidden|NotFound|Conflict|Gone|Unprocessable)\(\s*"([a-z_]+)""#,
+    )
+    .unwrap();
+    let mut found = Vec::new();
+    let mut pending = vec![root.join("src")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for capture in constructor.captures_iter(&text) {
+                    let status = statuses.iter().find(|(v, _)| *v == &capture[1]).unwrap().1;
+                    found.push((status, capture[2].to_owned()));
+                }
+            }
+        }
+    }
+    assert!(found.len() > 20, "the scan found too little: {found:?}");
+    for (status, code) in &found {
+        assert!(
+            table
+                .iter()
+                .any(|(s, _, codes)| s == status && codes.contains(&code.as_str())),
+            "{status} {code} is answered but not in error::ERROR_CODES"
+        );
+    }
+    for (status, _, codes) in table {
+        for code in *codes {
+            assert!(
+                docs.contains(&format!("`{code}`")),
+                "{status} `{code}` is not in docs/api.md"
+            );
+        }
+    }
+}

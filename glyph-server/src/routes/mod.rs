@@ -4,6 +4,7 @@ mod auth;
 mod groups;
 mod media;
 mod messages;
+mod openapi;
 mod ops;
 mod pages;
 mod prekeys;
@@ -15,7 +16,7 @@ use axum::Router;
 
 use crate::app::AppState;
 
-pub use ops::{document as openapi_document, openapi_paths};
+pub use openapi::{document as openapi_document, openapi_paths};
 pub use ws::{CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW};
 
 /// Every route of the server.
@@ -31,4 +32,5 @@ pub fn router() -> Router<AppState> {
         .merge(pages::router())
         .merge(ws::router())
         .merge(ops::router())
+        .merge(openapi::router())
 }

@@ -6,16 +6,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use glyph_api::{OneTimePreKeysUpload, PreKeyCount, SignedPreKeyUpload};
-use glyph_crypto::{
-    DhPublicKey, PreKeyBundle, PublicIdentity, SigningPublicKey, verify_signed_prekey,
-};
-use serde_json::Value;
+use glyph_api::{Bundle, OneTimePreKeysUpload, PreKeyCount, SignedPreKeyUpload};
+use glyph_crypto::{DhPublicKey, SigningPublicKey, verify_signed_prekey};
 
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::input::{ApiJson, ApiPath, b64_array, check_user_id};
+use crate::input::{ApiJson, ApiPath, b64, b64_array, check_user_id};
 use crate::store::SignedPreKeyRow;
 
 pub(super) fn router() -> Router<AppState> {
@@ -130,7 +127,7 @@ async fn bundle(
     State(state): State<AppState>,
     _caller: AuthUser,
     ApiPath(user_id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Bundle>, ApiError> {
     check_user_id(&user_id)?;
     let bundle = state.store().claim_bundle(&user_id).await?.ok_or_else(|| {
         ApiError::NotFound(
@@ -138,29 +135,13 @@ async fn bundle(
             "no such user, or the user has no signed prekey".into(),
         )
     })?;
-    let array = |bytes: &[u8]| -> Result<[u8; 32], ApiError> {
-        bytes
-            .try_into()
-            .map_err(|_| ApiError::internal("a stored key is not 32 bytes"))
-    };
-    let signature: [u8; 64] = bundle
-        .spk
-        .spk_sig
-        .as_slice()
-        .try_into()
-        .map_err(|_| ApiError::internal("a stored signature is not 64 bytes"))?;
-    let bundle = PreKeyBundle {
-        identity: PublicIdentity {
-            sign_pub: caller_signing_key(&bundle.user.sign_pub)?,
-            dh_pub: DhPublicKey::from_bytes(array(&bundle.user.dh_pub)?),
-        },
+    Ok(Json(Bundle {
+        sign_pub: b64(&bundle.user.sign_pub),
+        dh_pub: b64(&bundle.user.dh_pub),
         spk_id: bundle.spk.spk_id,
-        spk_pub: DhPublicKey::from_bytes(array(&bundle.spk.spk_pub)?),
-        spk_sig: signature,
-        opk: match bundle.opk {
-            Some((id, public)) => Some((id, DhPublicKey::from_bytes(array(&public)?))),
-            None => None,
-        },
-    };
-    Ok(Json(bundle.to_json_value()))
+        spk_pub: b64(&bundle.spk.spk_pub),
+        spk_sig: b64(&bundle.spk.spk_sig),
+        opk_id: bundle.opk.as_ref().map(|(id, _)| *id),
+        opk_pub: bundle.opk.map(|(_, public)| b64(&public)),
+    }))
 }
