@@ -32,6 +32,9 @@ pub mod vault;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 pub use client::{Client, vault_path};
