@@ -93,6 +93,13 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A required array.
+    pub(crate) fn array(&self, field: &'static str) -> Result<&'a Vec<Value>, DecodeError> {
+        self.get(field)?
+            .as_array()
+            .ok_or(DecodeError::WrongType(field))
+    }
+
     /// A required string.
     pub(crate) fn str(&self, field: &'static str) -> Result<&'a str, DecodeError> {
         self.get(field)?

@@ -55,6 +55,14 @@ pub enum Error {
     /// known limits), refused before anything is decrypted.
     #[error("a replayed first message: its handshake was used before")]
     ReplayedHandshake,
+    /// A device list breaks the rules of spec section 9 (not the expected
+    /// user's, no device or more than 16, an id of 0, ids out of order).
+    #[error("invalid device list: {0}")]
+    InvalidDeviceList(&'static str),
+    /// A device list older than one already accepted for the user (or of
+    /// the same version with other devices): a rollback.
+    #[error("a device list older than one already seen (a rollback)")]
+    DeviceListRollback,
 }
 
 /// Why recovery words were refused.

@@ -15,6 +15,7 @@
 //! | 5. Envelope v2 | [`EnvelopeV2`], [`PeerSessions`] |
 //! | 6. Media blob | [`MediaKey`], [`media_sha256`] |
 //! | 7. One-view share | [`ShareKey`], [`ShareLink`] |
+//! | 9. Devices | [`DeviceList`], [`DeviceBundle`], [`DeviceSessions`], [`generate_device_id`] |
 //!
 //! # Example: an identity, a sealed message, and opening it
 //!
@@ -47,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 mod aead;
+mod devices;
 mod encoding;
 mod envelope;
 mod error;
@@ -67,6 +69,7 @@ mod x3dh;
 pub mod vectors;
 
 pub use aead::TAG_LEN;
+pub use devices::{DEVICES_LABEL, DeviceBundle, DeviceList, MAX_DEVICES, generate_device_id};
 pub use envelope::{EnvelopeV2, RatchetMessage};
 pub use error::{DecodeError, Error, MnemonicError};
 pub use identity::{Identity, MNEMONIC_WORDS, Mnemonic, PublicIdentity, Seed};
@@ -75,7 +78,9 @@ pub use media::{MediaKey, media_sha256};
 pub use ratchet::{MAX_SKIP, MAX_STORED_SKIPPED, RATCHET_HEADER_LEN, RatchetHeader};
 pub use safety::safety_number;
 pub use seal::SealedEnvelope;
-pub use session::{MAX_SESSIONS_PER_PEER, PeerSessions, Session};
+pub use session::{
+    DeviceSessions, MAX_DEVICE_SESSIONS, MAX_SESSIONS_PER_PEER, PeerSessions, Session,
+};
 pub use share::{
     SHARE_CODE_LEN, SHARE_CODE_MIN_LEN, SHARE_IV_LEN, ShareKey, ShareLink, generate_share_code,
     validate_base, validate_share_code,

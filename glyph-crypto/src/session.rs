@@ -443,3 +443,87 @@ impl fmt::Debug for PeerSessions {
             .finish()
     }
 }
+
+/// Sessions with every device of one peer (spec section 9): section 3's
+/// rules, kept per (peer user, peer device). A device's sessions are used
+/// only for that device; which device a message came from is the server's
+/// word, used only to choose the sessions to try.
+#[derive(Clone, Default)]
+pub struct DeviceSessions {
+    devices: std::collections::BTreeMap<u32, PeerSessions>,
+}
+
+const DEVICES_MAGIC: &[u8; 4] = b"GLDS";
+const DEVICES_VERSION: u8 = 1;
+/// Most devices whose sessions are kept per peer: the current 16, and some
+/// removed ones whose late messages may still arrive.
+pub const MAX_DEVICE_SESSIONS: usize = 64;
+
+impl DeviceSessions {
+    /// No sessions yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The sessions with one device, if any.
+    pub fn device(&self, device: u32) -> Option<&PeerSessions> {
+        self.devices.get(&device)
+    }
+
+    /// The sessions with one device, created empty if need be.
+    pub fn device_mut(&mut self, device: u32) -> &mut PeerSessions {
+        self.devices.entry(device).or_default()
+    }
+
+    /// The devices sessions are kept with.
+    pub fn devices(&self) -> impl Iterator<Item = u32> + '_ {
+        self.devices.keys().copied()
+    }
+
+    /// Forgets the sessions of devices not in `keep` (removed devices).
+    pub fn retain(&mut self, keep: &[u32]) {
+        self.devices.retain(|id, _| keep.contains(id));
+    }
+
+    /// All sessions as versioned bytes.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = StateWriter::new(DEVICES_MAGIC, DEVICES_VERSION);
+        out.u32(self.devices.len() as u32);
+        for (id, sessions) in &self.devices {
+            let bytes = sessions.to_bytes();
+            out.u32(*id);
+            out.u32(bytes.len() as u32);
+            out.bytes(&bytes);
+        }
+        out.finish()
+    }
+
+    /// Reads bytes written by [`DeviceSessions::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (mut input, version) = StateReader::new(bytes, DEVICES_MAGIC)?;
+        if version != DEVICES_VERSION {
+            return Err(DecodeError::State("unknown device sessions version"));
+        }
+        let count = input.u32()? as usize;
+        if count > MAX_DEVICE_SESSIONS {
+            return Err(DecodeError::State("too many devices"));
+        }
+        let mut devices = std::collections::BTreeMap::new();
+        for _ in 0..count {
+            let id = input.u32()?;
+            let len = input.u32()? as usize;
+            let sessions = PeerSessions::from_bytes(input.take_bytes(len)?)?;
+            if devices.insert(id, sessions).is_some() {
+                return Err(DecodeError::State("a device twice"));
+            }
+        }
+        input.finish()?;
+        Ok(Self { devices })
+    }
+}
+
+impl fmt::Debug for DeviceSessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.devices.iter()).finish()
+    }
+}

@@ -84,6 +84,11 @@ impl<'a> StateReader<'a> {
         Ok(head)
     }
 
+    /// The next `n` bytes.
+    pub(crate) fn take_bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.take(n)
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }

@@ -45,6 +45,7 @@ fn flip_hex_digit(file: &mut Value, index: usize, field: &str) {
 #[test]
 fn a_wrong_output_is_reported_with_its_vector_and_field() {
     for (kind, field) in [
+        ("device-list", "sign_pub"),
         ("identity", "dh_pub"),
         ("seal-v1", "key"),
         ("media", "blob"),

@@ -4,6 +4,7 @@
 //! Compiled only with the `vectors` feature: it is tooling for
 //! interoperability, not part of what an application links.
 
+mod devices;
 mod foundation;
 mod handshake;
 mod reader;
@@ -22,6 +23,7 @@ pub const KINDS: &[&str] = &[
     "session",
     "media",
     "share",
+    "device-list",
 ];
 
 /// Why a vector file could not be checked, or where it disagrees.
@@ -52,6 +54,7 @@ pub fn generate(kind: &str) -> Result<Value, VectorError> {
         "share" => foundation::share()?,
         "x3dh" => handshake::x3dh()?,
         "session" => handshake::session()?,
+        "device-list" => devices::device_list()?,
         other => return Err(VectorError::UnknownSection(other.to_owned())),
     };
     Ok(json!({"section": kind, "vectors": vectors}))
@@ -106,6 +109,7 @@ pub fn verify(file: &Value) -> Result<(String, usize), VectorError> {
         "share" => foundation::check_share,
         "x3dh" => handshake::check_x3dh,
         "session" => handshake::check_session,
+        "device-list" => devices::check_device_list,
         other => return Err(VectorError::UnknownSection(other.to_owned())),
     };
     for (index, value) in vectors.iter().enumerate() {

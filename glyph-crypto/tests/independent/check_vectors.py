@@ -289,7 +289,24 @@ def check_session(v):
     return {"a_ratchet_sks used": (len(a_keys), used["a"]), "b_ratchet_sks used": (len(b_keys), used["b"])}
 
 
-CHECKS = {"x3dh": check_x3dh, "session": check_session, "identity": check_identity, "safety-number": check_safety_number, "seal-v1": check_seal_v1,
+def check_device_list(v):
+    """Section 9: sign the list; the file's list must equal it and follow the rules."""
+    sign_sk = bytes.fromhex(v["sign_sk"])
+    sign_pub = ed_pub(sign_sk)
+    devices = v["devices"]
+    assert 1 <= len(devices) <= 16, "a list holds 1 to 16 devices"
+    assert all(isinstance(d, int) and 1 <= d <= 0xFFFFFFFF for d in devices), "ids are u32, not 0"
+    assert all(a < b for a, b in zip(devices, devices[1:])), "ids strictly ascending"
+    signed = (b"glyph/devices/v1" + sign_pub + struct.pack(">I", v["version"])
+              + struct.pack(">I", len(devices)) + b"".join(struct.pack(">I", d) for d in devices))
+    sig = ed_key(sign_sk).sign(signed)
+    ed25519.Ed25519PublicKey.from_public_bytes(sign_pub).verify(sig, signed)
+    computed = {"v": 1, "sign_pub": b64(sign_pub), "version": v["version"], "devices": devices, "sig": b64(sig)}
+    stated = {k: v["list"].get(k) for k in computed}
+    return {"sign_pub": sign_pub.hex(), "list": (stated, computed)}
+
+
+CHECKS = {"device-list": check_device_list, "x3dh": check_x3dh, "session": check_session, "identity": check_identity, "safety-number": check_safety_number, "seal-v1": check_seal_v1,
           "media": check_media, "share": check_share}
 
 
