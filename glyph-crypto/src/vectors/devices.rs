@@ -56,7 +56,7 @@ pub(super) fn device_list() -> Result<Vec<Value>, Error> {
             let list = DeviceList::sign(&signing, *version, devices)?;
             Ok(json!({
                 "comment": comment,
-                "sign_sk": hex::encode(&*signing.secret_bytes()),
+                "sign_sk": hex::encode(*signing.secret_bytes()),
                 "version": version,
                 "devices": devices,
                 "sign_pub": hex::encode(signing.public().as_bytes()),
