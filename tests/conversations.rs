@@ -246,8 +246,13 @@ async fn one_time_prekeys_are_topped_up_when_the_server_runs_low() {
     );
     // 80 first contacts (here, bundles fetched by Bob) use up 80 prekeys.
     for _ in 0..80 {
-        let bundle = bob.client.api().bundle(&alice.id()).await.unwrap();
-        assert!(bundle.opk.is_some());
+        let bundle = bob
+            .client
+            .api()
+            .device_bundle(&alice.id(), alice.client.device_id())
+            .await
+            .unwrap();
+        assert!(bundle.bundle.opk.is_some());
     }
     assert_eq!(
         alice.client.api().prekey_count().await.unwrap().one_time,

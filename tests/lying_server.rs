@@ -22,13 +22,14 @@ fn text(body: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({"type": "text", "body": body})).unwrap()
 }
 
-/// `from` posts `envelope` to `to` as itself, bypassing its client (the
-/// server stores any JSON object it is given).
-async fn post_raw(from: &Person, to: &str, envelope: Value, client_id: &str) {
+/// `from` posts `envelope` to device `device` of `to` as itself, bypassing
+/// its client (the server stores any JSON object it is given).
+async fn post_raw(from: &Person, to: &str, device: u32, envelope: Value, client_id: &str) {
     let request = SendRequest {
         client_id: client_id.to_owned(),
         copies: vec![MessageCopy {
             recipient: to.to_owned(),
+            device_id: device,
             envelope,
             self_copy: None,
             group_id: None,
@@ -58,7 +59,14 @@ fn refused_because(content: &Content, why: &str) -> bool {
 /// beside Mallory's own DH key: it decrypts at Bob, and only the check of
 /// the header's keys can tell it from a message by the victim.
 async fn forge_first_message(mallory: &Person, victim: &Person, bob: &Person, body: &str) {
-    let bundle = mallory.client.api().bundle(&bob.id()).await.unwrap();
+    let device = bob.client.device_id();
+    let bundle = mallory
+        .client
+        .api()
+        .device_bundle(&bob.id(), device)
+        .await
+        .unwrap()
+        .bundle;
     let mut forged = glyph_crypto::vectors::impersonate(
         &victim.client.public_identity().sign_pub,
         &mallory.identity(),
@@ -66,7 +74,14 @@ async fn forge_first_message(mallory: &Person, victim: &Person, bob: &Person, bo
     )
     .unwrap();
     let envelope = forged.encrypt(&text(body)).unwrap();
-    post_raw(mallory, &bob.id(), envelope.to_json_value(), "forged-1").await;
+    post_raw(
+        mallory,
+        &bob.id(),
+        device,
+        envelope.to_json_value(),
+        "forged-1",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +351,13 @@ async fn a_swapped_bundle_is_refused_before_anything_is_sent() {
         Person::new(&server).await,
     );
     let carol = Person::new(&server).await;
-    let bundle_of = |p: &Person| format!("/v1/users/{}/bundle", p.id());
+    let bundle_of = |p: &Person| {
+        format!(
+            "/v1/users/{}/devices/{}/bundle",
+            p.id(),
+            p.client.device_id()
+        )
+    };
 
     // Bob's bundle with Carol's DH key beside his signing key: a key change.
     let carol_dh = carol.client.public_identity().dh_pub.to_base64();
@@ -364,13 +385,14 @@ async fn a_swapped_bundle_is_refused_before_anything_is_sent() {
     );
 
     // Carol's whole (valid) bundle handed out as Bob3's.
-    let carols = alice
+    let mut carols = alice
         .client
         .api()
-        .bundle(&carol.id())
+        .device_bundle(&carol.id(), carol.client.device_id())
         .await
         .unwrap()
         .to_json_value();
+    carols["device_id"] = json!(bob3.client.device_id());
     proxy.answer(Method::GET, &bundle_of(&bob3), move |_| {
         Some((200, carols.clone()))
     });
@@ -776,7 +798,21 @@ async fn the_command_line_shows_a_forged_message_as_refused_and_exits_8() {
         .unwrap()
         .trim()
         .to_owned();
-    let bundle = mallory.client.api().bundle(&bob_id).await.unwrap();
+    let bob_device = mallory
+        .client
+        .api()
+        .user_devices(&bob_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .devices()[0];
+    let bundle = mallory
+        .client
+        .api()
+        .device_bundle(&bob_id, bob_device)
+        .await
+        .unwrap()
+        .bundle;
     let mut forged = glyph_crypto::vectors::impersonate(
         &alice.client.public_identity().sign_pub,
         &mallory.identity(),
@@ -784,7 +820,14 @@ async fn the_command_line_shows_a_forged_message_as_refused_and_exits_8() {
     )
     .unwrap();
     let envelope = forged.encrypt(&text("it's Alice")).unwrap();
-    post_raw(&mallory, &bob_id, envelope.to_json_value(), "forged-cli").await;
+    post_raw(
+        &mallory,
+        &bob_id,
+        bob_device,
+        envelope.to_json_value(),
+        "forged-cli",
+    )
+    .await;
     relabel_sender(&proxy, &mallory.id(), &alice.id());
     let read = glyph(&["read"]);
     let stdout = String::from_utf8_lossy(&read.stdout);

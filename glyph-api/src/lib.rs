@@ -59,6 +59,9 @@ pub struct UserRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bundle {
+    /// The device whose prekeys these are (spec section 9).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub device_id: u32,
     /// The user's Ed25519 public key (base64).
     #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
     pub sign_pub: String,
@@ -79,6 +82,82 @@ pub struct Bundle {
     /// The one-time prekey (base64), `null` when none was left.
     #[cfg_attr(feature = "openapi", schema(required = true, format = Byte, min_length = 44, max_length = 44))]
     pub opk_pub: Option<String>,
+}
+
+/// A signed device list (spec section 9), as published:
+/// `{"v":1,"sign_pub","version","devices","sig"}`. A client verifies it
+/// (signature, whose it is, order, bounds, rollback) before believing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceListBody {
+    /// Always 1.
+    pub v: u32,
+    /// The user's Ed25519 public key (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 44, max_length = 44))]
+    pub sign_pub: String,
+    /// Grows with every change (a u32).
+    pub version: u32,
+    /// 1 to 16 device ids, strictly ascending.
+    pub devices: Vec<u32>,
+    /// The identity's signature (base64).
+    #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
+    pub sig: String,
+}
+
+/// `POST /v1/devices`: claim a device id for the device being set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClaimDeviceRequest {
+    /// A random id in 1..2^32-1 (409 `device_taken` if a device has it).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub device_id: u32,
+}
+
+/// One of my devices, as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceInfo {
+    /// Its id.
+    pub device_id: u32,
+    /// When it was set up.
+    pub created_at: i64,
+    /// When it last logged in.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub last_seen_at: Option<i64>,
+}
+
+/// `GET /v1/devices` and `PUT /v1/devices` response: my signed list and
+/// what the server knows of each listed device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MyDevices {
+    /// My latest signed list, `null` before the first one.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub list: Option<DeviceListBody>,
+    /// The listed devices.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// `GET /v1/users/{user_id}/devices`: a user's latest signed list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserDevices {
+    /// The list, `null` when the user has published none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub list: Option<DeviceListBody>,
+}
+
+/// `GET /v1/users/{user_id}/bundles`: a user's signed list and a bundle of
+/// each listed device (each bundle's one-time prekey is deleted as it is
+/// handed out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Bundles {
+    /// The list, `null` when the user has published none.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub list: Option<DeviceListBody>,
+    /// One bundle per listed device that has a signed prekey.
+    pub bundles: Vec<Bundle>,
 }
 
 /// `PUT /v1/me/handle`.
@@ -118,6 +197,10 @@ pub struct TokenRequest {
     /// Signature over [`AUTH_LABEL`] `|| challenge || sign_pub` (base64).
     #[cfg_attr(feature = "openapi", schema(format = Byte, min_length = 88, max_length = 88))]
     pub signature: String,
+    /// The device logging in (1 to 2^32-1): the token is bound to it, and
+    /// its prekeys and inbox are the ones the token reaches.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub device_id: u32,
 }
 
 /// `POST /v1/auth/token` response.
@@ -131,6 +214,8 @@ pub struct TokenResponse {
     /// The user id the token is for.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub user_id: String,
+    /// The device the token is bound to.
+    pub device_id: u32,
 }
 
 /// `PUT /v1/prekeys/signed`.
@@ -184,6 +269,10 @@ pub struct MessageCopy {
     /// The recipient's user id.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
+    /// The recipient's device this copy is for: a send covers exactly the
+    /// devices in each recipient's current list.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub device_id: u32,
     /// The envelope for the recipient (a JSON object; opaque to the server).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub envelope: Value,
@@ -233,6 +322,8 @@ pub struct StoredCopy {
     /// The recipient.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
+    /// The recipient's device.
+    pub device_id: u32,
 }
 
 /// `POST /v1/messages` response.
@@ -267,9 +358,14 @@ pub struct InboxMessage {
     /// The sender's user id.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub sender: String,
+    /// The device it was sent from (a hint to choose a session; never
+    /// authenticated).
+    pub sender_device: u32,
     /// The recipient's user id.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{43}$"))]
     pub recipient: String,
+    /// The recipient's device (for `out` entries, the first copy's).
+    pub recipient_device: u32,
     /// The sender's client id.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[!-~]{1,64}$"))]
     pub client_id: String,
@@ -504,6 +600,12 @@ pub fn openapi_schemas() -> Vec<(
         OneTimePreKeysUpload,
         PreKeyCount,
         Bundle,
+        Bundles,
+        DeviceListBody,
+        ClaimDeviceRequest,
+        DeviceInfo,
+        MyDevices,
+        UserDevices,
         MessageCopy,
         SendRequest,
         StoredCopy,

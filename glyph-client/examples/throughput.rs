@@ -52,6 +52,7 @@ async fn main() -> Result<(), ClientError> {
             client_id: format!("bare-{i}"),
             copies: vec![glyph_api::MessageCopy {
                 recipient: bob.user_id().to_owned(),
+                device_id: bob.device_id(),
                 envelope,
                 self_copy: None,
                 group_id: None,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glyph_crypto::{Identity, Mnemonic, PreKeyStore, Seed};
+use glyph_crypto::{Identity, Mnemonic, PreKeyStore, Seed, generate_device_id};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -47,6 +47,10 @@ pub(crate) mod records {
     pub(crate) fn timer(conversation: &str) -> String {
         format!("timer:{conversation}")
     }
+    /// The newest signed device list accepted for a user (mine included).
+    pub(crate) fn devices(user: &str) -> String {
+        format!("devices:{user}")
+    }
 }
 
 /// The account record.
@@ -56,6 +60,14 @@ pub(crate) struct Account {
     pub user_id: String,
     pub created_at: i64,
     pub spk_rotated_at: i64,
+    /// This device's id (0 in a profile from before devices existed: it
+    /// gets one when it is next opened).
+    #[serde(default)]
+    pub device_id: u32,
+    /// Set until this device is linked (claimed, prekeys and list
+    /// published), so an interrupted set-up finishes on the next open.
+    #[serde(default)]
+    pub linking: bool,
 }
 
 /// The profile file inside a profile directory.
@@ -83,21 +95,28 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Creates an account: new 12 words, a profile in `profile` locked by
-    /// `pin`, registration and prekeys on `server`. Returns the client and
-    /// the words, which are shown to the user once and never stored.
+    /// `pin`, registration, this device's prekeys and the account's first
+    /// device list on `server`. Returns the client and the words, which are
+    /// shown to the user once and never stored.
     pub async fn create(
         profile: &Path,
         pin: &str,
         server: &str,
     ) -> Result<(Self, Mnemonic), ClientError> {
+        if vault_path(profile).exists() {
+            return Err(ClientError::ProfileExists(
+                vault_path(profile).display().to_string(),
+            ));
+        }
         let mnemonic = Mnemonic::generate()?;
-        let client = Self::set_up(profile, pin, server, &mnemonic, false).await?;
+        let client = Self::set_up(profile, pin, server, &mnemonic).await?;
         Ok((client, mnemonic))
     }
 
-    /// Restores an account from its 12 words on this device: the same
-    /// identity and keys. The new device replaces the old one's prekeys and
-    /// reads its own sent history back from the server's self-copies.
+    /// Sets up this device for an account from its 12 words: the same
+    /// identity, linked as one more device (the account's other devices
+    /// keep working). It sees what is sent from now on; its own prekeys and
+    /// sessions are new.
     pub async fn restore(
         profile: &Path,
         pin: &str,
@@ -105,7 +124,12 @@ impl Client {
         words: &str,
     ) -> Result<Self, ClientError> {
         let mnemonic = Mnemonic::parse(words)?;
-        let client = Self::set_up(profile, pin, server, &mnemonic, true).await?;
+        if vault_path(profile).exists() {
+            return Err(ClientError::ProfileExists(
+                vault_path(profile).display().to_string(),
+            ));
+        }
+        let client = Self::set_up(profile, pin, server, &mnemonic).await?;
         client.sync().await?;
         Ok(client)
     }
@@ -115,50 +139,60 @@ impl Client {
         pin: &str,
         server: &str,
         mnemonic: &Mnemonic,
-        restoring: bool,
     ) -> Result<Self, ClientError> {
         std::fs::create_dir_all(profile)?;
         let seed = mnemonic.to_seed("");
         let identity = Arc::new(Identity::from_seed(&seed)?);
-        let api = Api::new(server, identity.clone())?;
+        let device_id = generate_device_id()?;
+        let api = Api::new(server, identity.clone(), device_id)?;
         let record = api.register().await?;
         api.login().await?;
         let vault = Vault::create(&vault_path(profile), pin, KdfParams::default()).await?;
-        let mut prekeys = PreKeyStore::new();
-        let spk = prekeys.rotate_signed_prekey(&identity)?;
-        let opks = prekeys.generate_one_time_prekeys(PREKEY_TARGET as u32)?;
         let account = Account {
             server: api.base().to_owned(),
             user_id: record.user_id.clone(),
             created_at: now(),
             spk_rotated_at: now(),
+            device_id,
+            linking: true,
         };
-        // The keys are stored before they are published, so a crash in
-        // between never leaves published keys without their secrets.
+        // The seed and the (empty) prekey store are kept before anything is
+        // published; prekeys are made and stored before they are uploaded.
         let mut batch = Batch::default();
         vault.put(&mut batch, records::SEED, seed.as_bytes())?;
-        vault.put(&mut batch, records::PREKEYS, &prekeys.to_bytes())?;
+        vault.put(&mut batch, records::PREKEYS, &PreKeyStore::new().to_bytes())?;
         vault.put_json(&mut batch, records::ACCOUNT, &account)?;
         vault.put_json(&mut batch, records::CURSOR, &0i64)?;
         vault.commit(batch).await?;
-        if restoring {
-            api.clear_one_time_prekeys().await?;
-        }
-        api.put_signed_prekey(&spk).await?;
-        api.add_one_time_prekeys(&opks).await?;
-        Ok(Self {
+        let client = Self {
             api,
             vault,
             identity,
             user_id: record.user_id,
             lock: ProfileLock::new(profile)?,
-        })
+        };
+        client.finish_linking().await?;
+        Ok(client)
     }
 
-    /// Opens an existing profile with its PIN and signs in.
+    /// Links this device if its set-up did not finish (or, for a profile
+    /// from before devices existed, gives it an id and links it).
+    async fn finish_linking(&self) -> Result<(), ClientError> {
+        let account = self.account().await?;
+        if !account.linking {
+            return Ok(());
+        }
+        self.link_this_device().await?;
+        let mut account = self.account().await?;
+        account.linking = false;
+        self.vault.put_now(records::ACCOUNT, &account).await
+    }
+
+    /// Opens an existing profile with its PIN. A device whose set-up was
+    /// interrupted finishes it now (which needs the server).
     pub async fn open(profile: &Path, pin: &str) -> Result<Self, ClientError> {
         let vault = Vault::open(&vault_path(profile), pin).await?;
-        let account: Account = vault
+        let mut account: Account = vault
             .get_json(records::ACCOUNT)
             .await?
             .ok_or(ClientError::CorruptStore("no account record"))?;
@@ -173,14 +207,22 @@ impl Client {
                 .map_err(|_| ClientError::CorruptStore("seed"))?,
         );
         let identity = Arc::new(Identity::from_seed(&Seed::from_bytes(*seed))?);
-        let api = Api::new(&account.server, identity.clone())?;
-        Ok(Self {
+        if account.device_id == 0 {
+            // A profile from before devices: this device takes an id now.
+            account.device_id = generate_device_id()?;
+            account.linking = true;
+            vault.put_now(records::ACCOUNT, &account).await?;
+        }
+        let api = Api::new(&account.server, identity.clone(), account.device_id)?;
+        let client = Self {
             api,
             vault,
             identity,
             user_id: account.user_id,
             lock: ProfileLock::new(profile)?,
-        })
+        };
+        client.finish_linking().await?;
+        Ok(client)
     }
 
     /// My user id.
@@ -227,6 +269,12 @@ impl Client {
             .await?
             .ok_or(ClientError::CorruptStore("no prekeys"))?;
         Ok(PreKeyStore::from_bytes(&bytes)?)
+    }
+
+    /// Publishes this device's prekeys: a signed prekey if the server has
+    /// none for it, and one-time prekeys up to the target.
+    pub(crate) async fn publish_my_prekeys(&self) -> Result<u64, ClientError> {
+        self.refresh_prekeys(false).await
     }
 
     /// Prekey upkeep: tops up one-time prekeys when the server runs low and

@@ -90,6 +90,12 @@ pub enum Content {
         /// Why.
         reason: String,
     },
+    /// Local only: something this device noticed about the conversation
+    /// (a contact linked a new device, say).
+    Notice {
+        /// What happened, in plain words.
+        text: String,
+    },
     /// Local only: a message refused before it was opened, because it
     /// cannot be from whom it claims (keys that are not the sender's, a
     /// replayed first message). Nothing of it was shown or kept.
@@ -118,6 +124,7 @@ impl Content {
             Content::Viewed { name, .. } => format!("[view-once file {name}, viewed]"),
             Content::Undecryptable { reason } => format!("[could not decrypt: {reason}]"),
             Content::Refused { reason } => format!("[refused: {reason}]"),
+            Content::Notice { text } => format!("[{text}]"),
             Content::Unknown => "[a message of a type this version does not know]".into(),
         }
     }
@@ -220,7 +227,10 @@ impl Sealed {
 fn is_local_only(content: &Content) -> bool {
     matches!(
         content,
-        Content::Viewed { .. } | Content::Undecryptable { .. } | Content::Refused { .. }
+        Content::Viewed { .. }
+            | Content::Undecryptable { .. }
+            | Content::Refused { .. }
+            | Content::Notice { .. }
     )
 }
 

@@ -127,6 +127,9 @@ pub enum Refusal {
     /// This many of the messages just received were refused (each is in
     /// the history, marked with why).
     Messages(usize),
+    /// A device list that is not the user's, breaks the rules, or is older
+    /// than one accepted before (a rollback).
+    DeviceList(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -144,6 +147,9 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::NotMine => {
                 f.write_str("the server presented as mine a message I did not seal")
+            }
+            Refusal::DeviceList(why) => {
+                write!(f, "the device list the server gave is refused: {why}")
             }
             Refusal::Messages(count) => write!(
                 f,

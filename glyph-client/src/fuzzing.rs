@@ -23,6 +23,9 @@ use crate::vault::{Batch, KdfParams, Vault};
 
 /// An address nothing listens on: every call the client makes fails fast.
 const NOWHERE: &str = "http://127.0.0.1:9";
+/// My device, and Peter's.
+const MY_DEVICE: u32 = 1;
+const PETER_DEVICE: u32 = 2;
 /// The signed prekey's id and one one-time prekey's id.
 const SPK_ID: u32 = 1;
 const OPK_ID: u32 = 7;
@@ -81,6 +84,8 @@ async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
         user_id: user_id.clone(),
         created_at: 0,
         spk_rotated_at: i64::MAX / 2,
+        device_id: MY_DEVICE,
+        linking: false,
     };
     let peter_id = crate::user_id_of(&peter.public().sign_pub);
     let contacts = std::collections::BTreeMap::from([(
@@ -95,7 +100,7 @@ async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
     vault.put_json(&mut batch, records::CONTACTS, &contacts)?;
     vault.commit(batch).await?;
     Ok(Client {
-        api: Api::new(NOWHERE, me.clone())?,
+        api: Api::new(NOWHERE, me.clone(), MY_DEVICE)?,
         vault,
         identity: me,
         user_id,
@@ -154,7 +159,8 @@ pub fn seeds() -> Vec<Vec<u8>> {
     };
     let entry = |seq: i64, sender: &str, direction: &str, payload: Value, group: Value| {
         json!({"seq": seq, "id": seq, "direction": direction, "sender": sender,
-               "recipient": my_id, "client_id": "seed-1", "group_id": group, "payload": payload,
+               "sender_device": PETER_DEVICE, "recipient": my_id, "recipient_device": MY_DEVICE,
+               "client_id": "seed-1", "group_id": group, "payload": payload,
                "sent_at": 1_800_000_000, "expires_at": null, "view_once": false,
                "media_path": null, "media_removed_at": null})
         .to_string()

@@ -13,8 +13,9 @@ use glyph_api::{
     PreKeyCount, RegisterRequest, SendRequest, SendResponse, ShareCreated, SignedPreKeyUpload,
     TokenRequest, TokenResponse, UserRecord, ViewedResponse,
 };
+use glyph_api::{ClaimDeviceRequest, DeviceInfo, DeviceListBody, MyDevices};
 use glyph_crypto::{
-    DhPublicKey, Identity, PreKeyBundle, PublicIdentity, SignedPreKey, SigningPublicKey,
+    DeviceBundle, DeviceList, DhPublicKey, Identity, PublicIdentity, SignedPreKey, SigningPublicKey,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -39,11 +40,12 @@ pub(crate) fn now() -> i64 {
 /// Progress of an upload or download: bytes done and bytes in all.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
-/// A connection to one server as one user.
+/// A connection to one server as one device of one user.
 pub struct Api {
     http: reqwest::Client,
     base: String,
     identity: Arc<Identity>,
+    device_id: u32,
     /// The token and when to renew it.
     token: Mutex<Option<(String, i64)>>,
 }
@@ -124,8 +126,9 @@ pub(crate) fn verify_user_record(record: &UserRecord) -> Result<PublicIdentity, 
 }
 
 impl Api {
-    /// A connection to `base` (e.g. `https://glyph.example.org`) as `identity`.
-    pub fn new(base: &str, identity: Arc<Identity>) -> Result<Self, ClientError> {
+    /// A connection to `base` (e.g. `https://glyph.example.org`) as device
+    /// `device_id` of `identity`.
+    pub fn new(base: &str, identity: Arc<Identity>, device_id: u32) -> Result<Self, ClientError> {
         ensure_tls();
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
@@ -135,6 +138,7 @@ impl Api {
             http,
             base: base.trim_end_matches('/').to_owned(),
             identity,
+            device_id,
             token: Mutex::new(None),
         })
     }
@@ -142,6 +146,11 @@ impl Api {
     /// The server's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The device this connection logs in as.
+    pub fn device_id(&self) -> u32 {
+        self.device_id
     }
 
     fn url(&self, path: &str) -> String {
@@ -184,13 +193,14 @@ impl Api {
             sign_pub: sign_pub.to_base64(),
             challenge: challenge.challenge,
             signature: b64(&self.identity.signing().sign(&message)),
+            device_id: self.device_id,
         };
         let token: TokenResponse = self
             .send_json(Method::POST, "/v1/auth/token", Some(&request), None)
             .await?;
-        if token.user_id != crate::user_id_of(&sign_pub) {
+        if token.user_id != crate::user_id_of(&sign_pub) || token.device_id != self.device_id {
             return Err(ClientError::BadResponse(
-                "the token is for another user".into(),
+                "the token is for another user or device".into(),
             ));
         }
         // Renew two minutes early, or after three quarters of a short lifetime.
@@ -337,18 +347,70 @@ impl Api {
             .await
     }
 
-    /// A user's bundle (claims one one-time prekey), signature checked.
-    pub async fn bundle(&self, user_id: &str) -> Result<PreKeyBundle, ClientError> {
+    /// One listed device's bundle (claims one of its one-time prekeys),
+    /// the signed prekey's signature checked. Whose keys they are is for
+    /// the caller to check.
+    pub async fn device_bundle(
+        &self,
+        user_id: &str,
+        device_id: u32,
+    ) -> Result<DeviceBundle, ClientError> {
         let value: serde_json::Value = self
             .call(
                 Method::GET,
-                &format!("/v1/users/{user_id}/bundle"),
+                &format!("/v1/users/{user_id}/devices/{device_id}/bundle"),
                 None::<&()>,
             )
             .await?;
-        let bundle = PreKeyBundle::from_json_value(&value)?;
-        bundle.verify()?;
+        let bundle = DeviceBundle::from_json_value(&value)?;
+        if bundle.device_id != device_id {
+            return Err(ClientError::BadResponse(
+                "the server answered with another device's bundle".into(),
+            ));
+        }
+        bundle.bundle.verify()?;
         Ok(bundle)
+    }
+
+    /// A user's latest signed device list as the server has it (decoded;
+    /// not yet verified: see `devices`).
+    pub async fn user_devices(&self, user_id: &str) -> Result<Option<DeviceList>, ClientError> {
+        let answer: glyph_api::UserDevices = self
+            .call(
+                Method::GET,
+                &format!("/v1/users/{user_id}/devices"),
+                None::<&()>,
+            )
+            .await?;
+        decode_list(answer.list)
+    }
+
+    /// My devices as the server knows them, and my latest list (decoded;
+    /// not yet verified).
+    pub async fn my_devices(&self) -> Result<(Option<DeviceList>, Vec<DeviceInfo>), ClientError> {
+        let answer: MyDevices = self.call(Method::GET, "/v1/devices", None::<&()>).await?;
+        Ok((decode_list(answer.list)?, answer.devices))
+    }
+
+    /// Claims this device's id (409 `device_taken` if a device has it).
+    pub async fn claim_device(&self) -> Result<(), ClientError> {
+        self.call::<serde_json::Value>(
+            Method::POST,
+            "/v1/devices",
+            Some(&ClaimDeviceRequest {
+                device_id: self.device_id,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Publishes a new signed list of my devices.
+    pub async fn publish_devices(&self, list: &DeviceList) -> Result<Vec<DeviceInfo>, ClientError> {
+        let answer: MyDevices = self
+            .call(Method::PUT, "/v1/devices", Some(&list.to_json_value()))
+            .await?;
+        Ok(answer.devices)
     }
 
     /// Sends one message's copies.
@@ -557,6 +619,16 @@ impl Api {
         };
         Ok((format!("{ws_base}/v1/ws?after={after}"), token))
     }
+}
+
+/// A list as the server sent it, decoded strictly.
+fn decode_list(list: Option<DeviceListBody>) -> Result<Option<DeviceList>, ClientError> {
+    list.map(|body| {
+        let value =
+            serde_json::to_value(body).map_err(|e| ClientError::BadResponse(e.to_string()))?;
+        DeviceList::from_json_value(&value).map_err(ClientError::from)
+    })
+    .transpose()
 }
 
 fn bytes_of(blob: Vec<u8>) -> bytes::Bytes {

@@ -16,6 +16,7 @@
 mod client;
 mod contacts;
 mod content;
+mod devices;
 mod error;
 mod groups;
 mod http;
@@ -40,6 +41,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 pub use client::{Client, vault_path};
 pub use contacts::{Contact, KeyCheck};
 pub use content::{Content, GroupUpdate, MediaDescriptor};
+pub use devices::DeviceEntry;
 pub use error::{ClientError, Refusal};
 pub use glyph_crypto::{Identity, Mnemonic, PublicIdentity, safety_number};
 pub use http::{Api, Progress};

@@ -26,6 +26,7 @@ use crate::content::{Content, Sealed};
 use crate::error::{ClientError, Refusal};
 use crate::http::now;
 use crate::messaging::{Conversation, Delivery, Message, dedup_key};
+use crate::send::device_sessions;
 use crate::vault::Batch;
 
 /// Inbox entries fetched per page.
@@ -178,13 +179,16 @@ impl Client {
                     }
                     None => None,
                 };
+                // The sending device only chooses the sessions to try.
                 let mut sessions = self.sessions(&entry.sender).await?;
                 let mut prekeys = self.prekeys().await?;
-                let plaintext = zeroize::Zeroizing::new(sessions.decrypt(
-                    &self.identity,
-                    &mut prekeys,
-                    &envelope,
-                )?);
+                let plaintext = zeroize::Zeroizing::new(
+                    device_sessions(&mut sessions, entry.sender_device).decrypt(
+                        &self.identity,
+                        &mut prekeys,
+                        &envelope,
+                    )?,
+                );
                 if envelope.x3dh.is_some() {
                     self.vault
                         .put(batch, records::PREKEYS, &prekeys.to_bytes())?;
@@ -312,6 +316,12 @@ impl Client {
             }
             None => entry.client_id.clone(),
         };
+        let mut device_warning = None;
+        if !outgoing {
+            device_warning = self
+                .check_sending_device(batch, &entry.sender, entry.sender_device)
+                .await;
+        }
         let mut group_warning = None;
         if let Conversation::Group(group_id) = &conversation {
             if let Content::Group(update) = &sealed.content {
@@ -325,6 +335,7 @@ impl Client {
             }
         }
         let mut warning: Vec<String> = warnings.into_iter().map(str::to_owned).collect();
+        warning.extend(device_warning);
         warning.extend(group_warning);
         if !warning.is_empty() {
             tracing::warn!(seq = entry.seq, warning = ?warning, "the server's routing disagrees with the sealed message");
@@ -346,6 +357,37 @@ impl Client {
             },
             warning: (!warning.is_empty()).then(|| warning.join("; ")),
         }))
+    }
+}
+
+impl Client {
+    /// A message opened under `sender`'s identity came from `device`: if it
+    /// is not in their accepted list, fetch the list again (staging it in
+    /// `batch`, with a notice of a newly linked device). Returns a warning
+    /// when the device is not in the signed list even then; a list that
+    /// cannot be fetched now is checked on the next send.
+    async fn check_sending_device(
+        &self,
+        batch: &mut Batch,
+        sender: &str,
+        device: u32,
+    ) -> Option<String> {
+        if let Ok(Some(known)) = self.known_devices(sender).await
+            && known.contains(device)
+        {
+            return None;
+        }
+        let fetched = match self.api.user_devices(sender).await {
+            Ok(Some(list)) => list,
+            Ok(None) | Err(_) => return None,
+        };
+        match self.accept_devices(batch, sender, &fetched).await {
+            Ok(_) if fetched.contains(device) => None,
+            Ok(_) => {
+                Some("it came from a device that is not in the sender's signed device list".into())
+            }
+            Err(err) => Some(format!("the sender's device list was refused: {err}")),
+        }
     }
 }
 

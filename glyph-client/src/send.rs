@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use glyph_api::{MessageCopy, SendRequest};
-use glyph_crypto::{PeerSessions, SealedEnvelope};
+use glyph_crypto::{DeviceSessions, PeerSessions, SealedEnvelope};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, records};
@@ -23,8 +23,23 @@ use crate::http::now;
 use crate::messaging::{Conversation, Delivery, Message, SendOptions, dedup_key};
 use crate::vault::Batch;
 
-/// Roster refreshes before a group send gives up.
+/// Roster or device-list refreshes before a send gives up.
 const ROSTER_RETRIES: usize = 3;
+/// The id under which sessions from before devices existed are kept.
+pub(crate) const LEGACY_DEVICE: u32 = 0;
+
+/// The sessions of `peer`'s device `device`: its own, or the ones from
+/// before devices existed, which belong to the peer's first device to show
+/// up.
+pub(crate) fn device_sessions(sessions: &mut DeviceSessions, device: u32) -> &mut PeerSessions {
+    if sessions.device(device).is_none()
+        && let Some(legacy) = sessions.device(LEGACY_DEVICE).cloned()
+    {
+        sessions.forget(LEGACY_DEVICE);
+        *sessions.device_mut(device) = legacy;
+    }
+    sessions.device_mut(device)
+}
 
 /// A prepared request waiting to be posted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,10 +49,21 @@ pub(crate) struct Pending {
 }
 
 impl Client {
-    pub(crate) async fn sessions(&self, peer: &str) -> Result<PeerSessions, ClientError> {
-        match self.vault.get(&records::sessions(peer)).await? {
-            Some(bytes) => Ok(PeerSessions::from_bytes(&bytes)?),
-            None => Ok(PeerSessions::new()),
+    /// My sessions with every device of `peer`. Sessions kept from before
+    /// devices existed belong to the peer's one device of that time, whose
+    /// id is not known yet: they are kept as device 0 until it shows up.
+    pub(crate) async fn sessions(&self, peer: &str) -> Result<DeviceSessions, ClientError> {
+        let Some(bytes) = self.vault.get(&records::sessions(peer)).await? else {
+            return Ok(DeviceSessions::new());
+        };
+        match DeviceSessions::from_bytes(&bytes) {
+            Ok(sessions) => Ok(sessions),
+            Err(_) => {
+                let legacy = PeerSessions::from_bytes(&bytes)?;
+                let mut sessions = DeviceSessions::new();
+                *sessions.device_mut(LEGACY_DEVICE) = legacy;
+                Ok(sessions)
+            }
         }
     }
 
@@ -147,6 +173,26 @@ impl Client {
             };
             match self.post(&request, &message).await {
                 Ok(sent) => return Ok(sent),
+                Err(ClientError::Api { code, details, .. })
+                    if code == "device_mismatch" && attempt < ROSTER_RETRIES =>
+                {
+                    // The details only name whose lists to fetch again; each
+                    // list is checked (signature, rollback) before use.
+                    tracing::info!("a recipient's devices changed; refreshing and retrying");
+                    let stale: Vec<String> = details
+                        .as_ref()
+                        .and_then(|d| d.get("users"))
+                        .and_then(|u| u.as_object())
+                        .map(|users| users.keys().cloned().collect())
+                        .unwrap_or_else(|| members.clone());
+                    for user in stale.iter().filter(|u| members.contains(u)) {
+                        let _guard = self.lock.acquire().await?;
+                        if let Err(err) = self.refresh_devices(user).await {
+                            self.drop_pending(&message).await?;
+                            return Err(err);
+                        }
+                    }
+                }
                 Err(ClientError::Api { code, .. })
                     if code == "roster_mismatch" && attempt < ROSTER_RETRIES =>
                 {
@@ -204,9 +250,8 @@ impl Client {
             Conversation::Peer(_) => None,
         };
         let mut batch = Batch::default();
-        let mut copies = Vec::with_capacity(members.len());
-        for (index, member) in members.iter().enumerate() {
-            let mut sessions = self.sessions(member).await?;
+        let mut copies: Vec<MessageCopy> = Vec::with_capacity(members.len());
+        for member in members {
             let contact = match self.contact(member).await? {
                 Some(contact) => contact,
                 None => {
@@ -221,36 +266,48 @@ impl Client {
             if contact.changed_dh_pub.is_some() {
                 return Err(ClientError::KeyChanged(contact.display_name()));
             }
-            if !sessions.has_session() {
-                let bundle = self.api.bundle(member).await?;
-                if self.note_keys(member, &bundle.identity, None, None).await? == KeyCheck::Changed
-                {
-                    return Err(ClientError::KeyChanged(contact.display_name()));
+            let list = self.devices_of(member).await?;
+            let mut sessions = self.sessions(member).await?;
+            for &device in list.devices() {
+                let peer = device_sessions(&mut sessions, device);
+                if !peer.has_session() {
+                    let bundle = self.api.device_bundle(member, device).await?;
+                    if self
+                        .note_keys(member, &bundle.bundle.identity, None, None)
+                        .await?
+                        == KeyCheck::Changed
+                    {
+                        return Err(ClientError::KeyChanged(contact.display_name()));
+                    }
+                    peer.initiate(&self.identity, &bundle.bundle)?;
                 }
-                sessions.initiate(&self.identity, &bundle)?;
+                let envelope = peer.encrypt(plaintext)?;
+                // One self-copy per message, which every other device of
+                // mine receives.
+                let self_copy = copies
+                    .is_empty()
+                    .then(|| {
+                        SealedEnvelope::seal(
+                            self.identity.signing(),
+                            &self.identity.public().dh_pub,
+                            plaintext,
+                        )
+                        .map(|e| e.to_json_value())
+                    })
+                    .transpose()?;
+                copies.push(MessageCopy {
+                    recipient: member.clone(),
+                    device_id: device,
+                    envelope: envelope.to_json_value(),
+                    self_copy,
+                    group_id: group_id.clone(),
+                    expires_at: message.expires_at,
+                    view_once: options.view_once,
+                    media_path: options.media_path.clone(),
+                });
             }
-            let envelope = sessions.encrypt(plaintext)?;
             self.vault
                 .put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
-            let self_copy = (index == 0)
-                .then(|| {
-                    SealedEnvelope::seal(
-                        self.identity.signing(),
-                        &self.identity.public().dh_pub,
-                        plaintext,
-                    )
-                    .map(|e| e.to_json_value())
-                })
-                .transpose()?;
-            copies.push(MessageCopy {
-                recipient: member.clone(),
-                envelope: envelope.to_json_value(),
-                self_copy,
-                group_id: group_id.clone(),
-                expires_at: message.expires_at,
-                view_once: options.view_once,
-                media_path: options.media_path.clone(),
-            });
         }
         let request = SendRequest {
             client_id: message.client_id.clone(),

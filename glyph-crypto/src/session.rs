@@ -485,6 +485,11 @@ impl DeviceSessions {
         self.devices.retain(|id, _| keep.contains(id));
     }
 
+    /// Forgets the sessions of one device.
+    pub fn forget(&mut self, device: u32) {
+        self.devices.remove(&device);
+    }
+
     /// All sessions as versioned bytes.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = StateWriter::new(DEVICES_MAGIC, DEVICES_VERSION);

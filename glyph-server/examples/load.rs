@@ -34,14 +34,22 @@ struct User {
     token: String,
 }
 
-/// A registered, logged-in user, through glyph-client's API layer.
+/// The one device each load user has.
+const DEVICE: u32 = 1;
+
+/// A registered, logged-in user with one listed device, through
+/// glyph-client's API layer.
 async fn register(base: &str) -> User {
-    let identity = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-    let api = glyph_client::Api::new(base, std::sync::Arc::new(identity)).unwrap();
+    let identity = Arc::new(Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap());
+    let api = glyph_client::Api::new(base, identity.clone(), DEVICE).unwrap();
     let record = api.register().await.unwrap();
+    let token = api.login().await.unwrap();
+    api.claim_device().await.unwrap();
+    let list = glyph_crypto::DeviceList::first(identity.signing(), DEVICE).unwrap();
+    api.publish_devices(&list).await.unwrap();
     User {
         user_id: record.user_id,
-        token: api.login().await.unwrap(),
+        token,
     }
 }
 
@@ -141,7 +149,7 @@ async fn main() {
             let _permit = semaphore.acquire().await.unwrap();
             for (i, to) in targets.into_iter().enumerate() {
                 let body = json!({"client_id": format!("load-{i}"),
-                                  "copies": [{"recipient": all[to].user_id, "envelope": {"v": 2, "t": micros_since(epoch)}}]});
+                                  "copies": [{"recipient": all[to].user_id, "device_id": DEVICE, "envelope": {"v": 2, "t": micros_since(epoch)}}]});
                 let response = http.post(format!("{base}/v1/messages")).bearer_auth(&all[from].token).json(&body).send().await;
                 let status = response.unwrap().status();
                 assert!(status.is_success(), "send failed: {status}");

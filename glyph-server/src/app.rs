@@ -444,8 +444,15 @@ async fn relay_wakeups(state: AppState, mut stream: crate::store::Wakeups) {
     use futures_util::StreamExt;
     while let Some(wakeup) = stream.next().await {
         match wakeup {
-            Wakeup::User(user_id) => state.hub().notify([&user_id]),
-            Wakeup::Missed => state.hub().notify_all(),
+            Wakeup::Device(user_id, device_id) => state.hub().notify([&(user_id, device_id)]),
+            Wakeup::Removed(user_id, device_id) => {
+                state.known_accounts().forget(&user_id, device_id);
+                state.hub().notify([&(user_id, device_id)]);
+            }
+            Wakeup::Missed => {
+                state.known_accounts().forget_all();
+                state.hub().notify_all();
+            }
             Wakeup::Ignored => {}
         }
     }

@@ -1,6 +1,8 @@
 //! Key-based login and access tokens. A client asks for a single-use
 //! challenge, signs `"glyph/auth/v1" || challenge || sign_pub` with its
-//! identity key, and receives a JWT (HS256, `sub` = user id) for an hour.
+//! identity key, and receives a JWT (HS256, `sub` = user id, `dev` = the
+//! device it names) for an hour: the token reaches that device's prekeys
+//! and inbox.
 //! Only HS256 is accepted: `none` and every other algorithm are refused.
 //! A valid token is not enough: the account it names must exist (a token
 //! can outlive its account, after a database restore say).
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::store::DeviceState;
 
 const ISSUER: &str = "glyph";
 
@@ -25,6 +28,8 @@ const ISSUER: &str = "glyph";
 pub struct Claims {
     /// The user id.
     pub sub: String,
+    /// The device.
+    pub dev: u32,
     /// Issued at.
     pub iat: i64,
     /// Expires at.
@@ -56,10 +61,16 @@ impl Tokens {
         }
     }
 
-    /// A token for `user_id`, and when it expires.
-    pub fn issue(&self, user_id: &str, now: i64) -> Result<(String, i64), ApiError> {
+    /// A token for `user_id`'s device `device_id`, and when it expires.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        device_id: u32,
+        now: i64,
+    ) -> Result<(String, i64), ApiError> {
         let claims = Claims {
             sub: user_id.to_owned(),
+            dev: device_id,
             iat: now,
             exp: now + self.lifetime,
             iss: ISSUER.into(),
@@ -93,45 +104,79 @@ pub fn account_gone() -> ApiError {
     )
 }
 
-/// How long an account seen to exist is taken to exist without asking the
-/// database again (accounts are never deleted through the API; a restore
-/// that removes some is noticed within this long).
+/// The 401 for a token of a device its user has removed.
+pub fn device_removed() -> ApiError {
+    ApiError::Unauthorized(
+        "device_removed",
+        "this device was removed from the account; link it again to use it".into(),
+    )
+}
+
+/// How long a device seen in good standing is taken to be so without asking
+/// the database again. Accounts are never deleted through the API (a
+/// restore that removes some is noticed within this long); a removal
+/// forgets the device here at once, on every instance (the store's
+/// wake-ups), so this bounds only what a lost wake-up can delay.
 const KNOWN_FOR: Duration = Duration::from_secs(300);
-/// Most accounts remembered at once.
+/// Most devices remembered at once.
 const KNOWN_MAX: usize = 100_000;
 
-/// Accounts recently seen to exist, so that checking every request's
-/// account costs a query per account every few minutes, not per request.
+/// Devices recently seen in good standing (their account exists and they
+/// are not removed), so that checking every request's token costs a query
+/// per device every few minutes, not per request.
 #[derive(Default)]
-pub struct KnownAccounts(Mutex<HashMap<String, Instant>>);
+pub struct KnownAccounts(Mutex<HashMap<(String, u32), Instant>>);
 
 impl KnownAccounts {
-    fn recently_seen(&self, user_id: &str) -> bool {
-        let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(user_id).is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Instant>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn remember(&self, user_id: &str) {
-        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    fn recently_seen(&self, user_id: &str, device_id: u32) -> bool {
+        self.seen()
+            .get(&(user_id.to_owned(), device_id))
+            .is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    fn remember(&self, user_id: &str, device_id: u32) {
+        let mut seen = self.seen();
         if seen.len() >= KNOWN_MAX {
             seen.retain(|_, at| at.elapsed() < KNOWN_FOR);
             if seen.len() >= KNOWN_MAX {
                 seen.clear();
             }
         }
-        seen.insert(user_id.to_owned(), Instant::now());
+        seen.insert((user_id.to_owned(), device_id), Instant::now());
+    }
+
+    /// Forgets a device (it was removed): its next request asks the
+    /// database.
+    pub fn forget(&self, user_id: &str, device_id: u32) {
+        self.seen().remove(&(user_id.to_owned(), device_id));
+    }
+
+    /// Forgets every device (removals may have been missed).
+    pub fn forget_all(&self) {
+        self.seen().clear();
     }
 }
 
-/// Checks that the account a valid token names exists.
-pub async fn check_account(state: &AppState, user_id: &str) -> Result<(), ApiError> {
-    if state.known_accounts().recently_seen(user_id) {
+/// Checks that the account a valid token names exists and that its device
+/// has not been removed.
+pub async fn check_account(
+    state: &AppState,
+    user_id: &str,
+    device_id: u32,
+) -> Result<(), ApiError> {
+    if state.known_accounts().recently_seen(user_id, device_id) {
         return Ok(());
     }
-    if state.store().user(user_id).await?.is_none() {
-        return Err(account_gone());
+    match state.store().device_state(user_id, device_id).await? {
+        None => return Err(account_gone()),
+        Some(DeviceState::Removed) => return Err(device_removed()),
+        Some(DeviceState::Unclaimed | DeviceState::Active) => {}
     }
-    state.known_accounts().remember(user_id);
+    state.known_accounts().remember(user_id, device_id);
     Ok(())
 }
 
@@ -155,7 +200,7 @@ pub async fn authenticate(
         })?,
     };
     let claims = state.tokens().verify(token)?;
-    check_account(state, &claims.sub).await?;
+    check_account(state, &claims.sub, claims.dev).await?;
     Ok(claims)
 }
 
@@ -163,6 +208,8 @@ pub async fn authenticate(
 pub struct AuthUser {
     /// The caller's user id.
     pub user_id: String,
+    /// The caller's device.
+    pub device_id: u32,
     /// When the token expires.
     pub expires_at: i64,
 }
@@ -177,6 +224,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let claims = authenticate(state, &parts.headers, None).await?;
         Ok(AuthUser {
             user_id: claims.sub,
+            device_id: claims.dev,
             expires_at: claims.exp,
         })
     }

@@ -173,6 +173,7 @@ pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
             "invalid_token",
             "token_expired",
             "unknown_user",
+            "device_removed",
             "invalid_challenge",
             "bad_signature",
         ],
@@ -184,6 +185,7 @@ pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
         &[
             "no_route",
             "unknown_user",
+            "unknown_device",
             "unknown_group",
             "unknown_message",
             "unknown_media",
@@ -209,6 +211,10 @@ pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
             "handle_taken",
             "prekey_id_taken",
             "roster_mismatch",
+            "device_mismatch",
+            "device_taken",
+            "device_removed",
+            "stale_device_list",
         ],
     ),
     (410, "deleted on purpose", &["media_removed"]),
@@ -223,6 +229,7 @@ pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
             "too_many_prekeys",
             "prekey_stock_full",
             "too_many_members",
+            "bad_device_list",
         ],
     ),
     (426, "this route speaks WebSocket", &["websocket_required"]),
@@ -332,6 +339,35 @@ impl From<StoreError> for ApiError {
                 json!({"used_bytes": used, "wanted_bytes": wanted, "quota_bytes": quota}),
             ),
             StoreError::NoSuchViewOnce => ApiError::NotFound("unknown_message", err.to_string()),
+            StoreError::DeviceTaken(_) => ApiError::Conflict("device_taken", err.to_string(), None),
+            StoreError::DeviceRemoved(_) => {
+                ApiError::Conflict("device_removed", err.to_string(), None)
+            }
+            StoreError::UnknownDevice(_) => ApiError::NotFound(
+                "unknown_device",
+                format!("{err}: claim the device's id (POST /v1/devices) first"),
+            ),
+            StoreError::StaleDeviceList(current) => ApiError::Conflict(
+                "stale_device_list",
+                err.to_string(),
+                Some(json!({"current_version": current})),
+            ),
+            StoreError::DeviceMismatch(ref differences) => {
+                let users: serde_json::Map<String, Value> = differences
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.user_id.clone(),
+                            json!({"missing": d.missing, "extra": d.extra}),
+                        )
+                    })
+                    .collect();
+                ApiError::Conflict(
+                    "device_mismatch",
+                    err.to_string(),
+                    Some(json!({"users": users})),
+                )
+            }
             StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(DATABASE_RETRY_SECS),
             StoreError::Full(_) => ApiError::StorageFull,
             StoreError::ShareCodeTaken | StoreError::Database(_) | StoreError::Migration(_) => {

@@ -106,6 +106,14 @@ pub fn check_group_id(group_id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A device id from a path: a decimal `u32` of 1 or more.
+pub fn check_device_id(text: &str) -> Result<u32, ApiError> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|id| *id != 0)
+        .ok_or_else(|| ApiError::bad_field("device_id", "must be an integer, 1 to 2^32-1"))
+}
+
 /// Canonical standard base64 of exactly `N` bytes.
 pub fn b64_array<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ApiError> {
     let bytes = Base64::decode_vec(text).map_err(|_| ApiError::bad_field(field, "not base64"))?;

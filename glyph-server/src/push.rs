@@ -1,7 +1,7 @@
-//! Live push: a watch channel per online user. A commit bumps the counter
-//! of every user whose inbox changed (on this instance directly, on others
-//! through the store's wake-ups, PostgreSQL `NOTIFY`); each open
-//! WebSocket of that user wakes and reads its inbox from the database
+//! Live push: a watch channel per online device. A commit bumps the
+//! counter of every device whose inbox changed (on this instance directly,
+//! on others through the store's wake-ups, PostgreSQL `NOTIFY`); each open
+//! WebSocket of that device wakes and reads its inbox from the database
 //! after its cursor. A wake-up carries no data, so nothing is buffered per
 //! connection, and a burst of sends coalesces into one read.
 
@@ -10,19 +10,19 @@ use std::sync::Mutex;
 
 use tokio::sync::watch;
 
-/// The per-user wake-up channels.
+/// The per-device wake-up channels.
 #[derive(Default)]
 pub struct Hub {
-    users: Mutex<HashMap<String, watch::Sender<u64>>>,
+    users: Mutex<HashMap<(String, u32), watch::Sender<u64>>>,
 }
 
 impl Hub {
-    /// A receiver that changes whenever `user_id`'s inbox does.
-    pub fn subscribe(&self, user_id: &str) -> watch::Receiver<u64> {
+    /// A receiver that changes whenever the device's inbox does.
+    pub fn subscribe(&self, user_id: &str, device_id: u32) -> watch::Receiver<u64> {
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         users.retain(|_, sender| sender.receiver_count() > 0);
         users
-            .entry(user_id.to_owned())
+            .entry((user_id.to_owned(), device_id))
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
     }
@@ -35,11 +35,11 @@ impl Hub {
         }
     }
 
-    /// Wakes every connection of these users.
-    pub fn notify<'a>(&self, user_ids: impl IntoIterator<Item = &'a String>) {
+    /// Wakes every connection of these devices.
+    pub fn notify<'a>(&self, inboxes: impl IntoIterator<Item = &'a (String, u32)>) {
         let users = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        for user_id in user_ids {
-            if let Some(sender) = users.get(user_id) {
+        for inbox in inboxes {
+            if let Some(sender) = users.get(inbox) {
                 sender.send_modify(|n| *n = n.wrapping_add(1));
             }
         }

@@ -239,7 +239,7 @@ async fn tokens_are_checked_strictly() {
         );
         let other = glyph_server::auth::Tokens::new(&[0x55; 32], 3600);
         let (foreign, _) = other
-            .issue(&user.user_id, glyph_server::input::now())
+            .issue(&user.user_id, DEVICE, glyph_server::input::now())
             .unwrap();
         assert_error(
             &server.get("/v1/prekeys/count", &foreign).await,
@@ -250,7 +250,7 @@ async fn tokens_are_checked_strictly() {
 
         let ours = glyph_server::auth::Tokens::new(&jwt_secret(&db), 3600);
         let (expired, _) = ours
-            .issue(&user.user_id, glyph_server::input::now() - 7200)
+            .issue(&user.user_id, DEVICE, glyph_server::input::now() - 7200)
             .unwrap();
         assert_error(
             &server.get("/v1/prekeys/count", &expired).await,
@@ -447,15 +447,19 @@ async fn prekeys_are_checked_capped_and_handed_out_once() {
 
         // Bundles verify, and hand out OPKs in order, each once.
         let (status, bundle) = server
-            .get(&format!("/v1/users/{}/bundle", bob.user_id), &alice.token)
+            .get(
+                &format!("/v1/users/{}/devices/{DEVICE}/bundle", bob.user_id),
+                &alice.token,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{bundle}");
+        assert_eq!(bundle["device_id"], DEVICE);
         let bundle = PreKeyBundle::from_json_value(&bundle).unwrap();
         bundle.verify().unwrap();
         assert_eq!(bundle.identity, bob.identity.public());
         assert_eq!(bundle.opk.map(|(id, _)| id), Some(0));
         let mut fresh = TestUser::new(&server, 1).await;
-        let path = format!("/v1/users/{}/bundle", fresh.user_id);
+        let path = format!("/v1/users/{}/devices/{DEVICE}/bundle", fresh.user_id);
         assert!(!server.get(&path, &alice.token).await.1["opk_id"].is_null());
         let (status, empty) = server.get(&path, &alice.token).await;
         assert_eq!(status, StatusCode::OK);
@@ -466,7 +470,10 @@ async fn prekeys_are_checked_capped_and_handed_out_once() {
         fresh.upload_prekeys(&server, 0).await;
         assert_error(
             &server
-                .get(&format!("/v1/users/{}/bundle", b64url_id(7)), &alice.token)
+                .get(
+                    &format!("/v1/users/{}/devices/{DEVICE}/bundle", b64url_id(7)),
+                    &alice.token,
+                )
                 .await,
             404,
             "no_bundle",
@@ -485,7 +492,7 @@ async fn concurrent_bundle_fetches_never_share_a_one_time_prekey() {
     each_backend!(|server, db| {
         let bob = TestUser::new(&server, 10).await;
         let alice = TestUser::new(&server, 0).await;
-        let path = format!("/v1/users/{}/bundle", bob.user_id);
+        let path = format!("/v1/users/{}/devices/{DEVICE}/bundle", bob.user_id);
         let fetches = (0..25).map(|_| server.get(&path, &alice.token));
         let results = futures_util::future::join_all(fetches).await;
         let mut handed_out = Vec::new();
@@ -527,14 +534,14 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
         assert_eq!(bob_inbox[0]["direction"], "in");
         assert_eq!(bob_inbox[0]["sender"], alice.user_id);
         assert_eq!(bob.open(&bob_inbox[0]["payload"]), "hello both");
-        let alice_inbox = alice.inbox(&server, 0).await;
-        assert_eq!(alice_inbox.len(), 1, "one self-copy");
-        assert_eq!(alice_inbox[0]["direction"], "out");
-        assert_eq!(alice.open(&alice_inbox[0]["payload"]), "hello both");
+        assert!(
+            alice.inbox(&server, 0).await.is_empty(),
+            "the sending device keeps what it sent"
+        );
 
         // One unknown recipient: nothing at all is stored.
-        let ghost = json!({"recipient": b64url_id(3), "envelope": {"v": 1}});
-        let good = json!({"recipient": bob.user_id, "envelope": {"v": 1}});
+        let ghost = json!({"recipient": b64url_id(3), "device_id": DEVICE, "envelope": {"v": 1}});
+        let good = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1}});
         let body = json!({"client_id": "m2", "copies": [good.clone(), ghost]});
         assert_error(
             &server.post("/v1/messages", Some(&alice.token), body).await,
@@ -544,7 +551,7 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
         assert_eq!(bob.inbox(&server, 0).await.len(), 1);
 
         // Refusals: sizes, shapes, fields.
-        let big = json!({"recipient": bob.user_id, "envelope": {"ct": "A".repeat(70 * 1024)}});
+        let big = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"ct": "A".repeat(70 * 1024)}});
         assert_error(
             &server
                 .post(
@@ -556,7 +563,7 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
             413,
             "payload_too_large",
         );
-        let not_object = json!({"recipient": bob.user_id, "envelope": "text"});
+        let not_object = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": "text"});
         assert_error(
             &server
                 .post(
@@ -601,7 +608,7 @@ async fn messages_are_stored_all_or_nothing_and_never_twice() {
             400,
             "invalid_field",
         );
-        let past = json!({"recipient": bob.user_id, "envelope": {"v": 1}, "expires_at": 1});
+        let past = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1}, "expires_at": 1});
         assert_error(
             &server
                 .post(
@@ -658,6 +665,8 @@ async fn inbox_pages_in_order_and_each_side_deletes_its_copy() {
     each_backend!(|server, db| {
         let alice = TestUser::new(&server, 0).await;
         let bob = TestUser::new(&server, 0).await;
+        // Alice's second device, which receives what her first one sends.
+        let alice2 = alice.link(&server, 2, 2, &[DEVICE, 2]).await;
         for i in 0..5 {
             assert_eq!(
                 alice
@@ -710,7 +719,7 @@ async fn inbox_pages_in_order_and_each_side_deletes_its_copy() {
         );
         assert_eq!(bob.inbox(&server, 0).await.len(), 4);
         assert_eq!(
-            alice.inbox(&server, 0).await.len(),
+            alice.inbox_of(&server, &alice2).await.len(),
             5,
             "the sender's copy stays"
         );
@@ -719,14 +728,14 @@ async fn inbox_pages_in_order_and_each_side_deletes_its_copy() {
                 .call(
                     Method::DELETE,
                     &format!("/v1/messages/{id}"),
-                    Some(&alice.token),
+                    Some(&alice2),
                     None
                 )
                 .await
                 .0,
             StatusCode::NO_CONTENT
         );
-        assert_eq!(alice.inbox(&server, 0).await.len(), 4);
+        assert_eq!(alice.inbox_of(&server, &alice2).await.len(), 4);
         assert_error(
             &server
                 .call(Method::DELETE, "/v1/messages/abc", Some(&bob.token), None)
@@ -744,7 +753,7 @@ async fn expired_messages_are_never_returned_and_are_swept() {
         let alice = TestUser::new(&server, 0).await;
         let bob = TestUser::new(&server, 0).await;
         let now = glyph_server::input::now();
-        let copy = json!({"recipient": bob.user_id, "envelope": {"v": 1}, "self_copy": {"v": 1}, "expires_at": now + 2, "view_once": true});
+        let copy = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1}, "self_copy": {"v": 1}, "expires_at": now + 2, "view_once": true});
         assert_eq!(
             server
                 .post(

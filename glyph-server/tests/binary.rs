@@ -16,8 +16,83 @@ use glyph_api::TokenResponse;
 use glyph_crypto::{Identity, Mnemonic};
 use serde_json::json;
 
+/// The server process, killed when the test ends however it ends (a
+/// panicking test must not leave it running, holding the test's output).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// A registered user with one listed device (`DEVICE`), logged in over
+/// raw HTTP.
+async fn user_at(http: &reqwest::Client, base: &str) -> (Identity, TokenResponse) {
+    let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
+    let response = http
+        .post(format!("{base}/v1/users"))
+        .json(&registration(&id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let challenge: serde_json::Value = http
+        .post(format!("{base}/v1/auth/challenge"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token: TokenResponse = http
+        .post(format!("{base}/v1/auth/token"))
+        .json(&token_request(
+            &id,
+            challenge["challenge"].as_str().unwrap(),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claimed = http
+        .post(format!("{base}/v1/devices"))
+        .bearer_auth(&token.token)
+        .json(&json!({"device_id": DEVICE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), 201);
+    let list = glyph_crypto::DeviceList::first(id.signing(), DEVICE).unwrap();
+    let published = http
+        .put(format!("{base}/v1/devices"))
+        .bearer_auth(&token.token)
+        .json(&list.to_json_value())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    (id, token)
+}
+
 /// Starts the binary in `dir`; returns it and the address it bound.
-fn start(dir: &Path) -> (Child, String) {
+fn start(dir: &Path) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_glyph-server"))
         .current_dir(dir)
         .env("GLYPH_LISTEN", "127.0.0.1:0")
@@ -47,7 +122,7 @@ fn start(dir: &Path) -> (Child, String) {
     let addr = rx
         .recv_timeout(std::time::Duration::from_secs(30))
         .expect("the server did not log its address within 30 s");
-    (child, addr)
+    (Running(child), addr)
 }
 
 #[tokio::test]
@@ -65,37 +140,9 @@ async fn the_readme_command_keeps_what_it_acknowledged_across_kill_9() {
     let base = format!("http://{addr}");
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-        let response = http
-            .post(format!("{base}/v1/users"))
-            .json(&registration(&id))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let challenge: serde_json::Value = http
-            .post(format!("{base}/v1/auth/challenge"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token: TokenResponse = http
-            .post(format!("{base}/v1/auth/token"))
-            .json(&token_request(
-                &id,
-                challenge["challenge"].as_str().unwrap(),
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(token);
+        tokens.push(user_at(&http, &base).await.1);
     }
-    let body = json!({"client_id": "durable", "copies": [{"recipient": tokens[1].user_id, "envelope": {"v": 1, "note": "kept"}}]});
+    let body = json!({"client_id": "durable", "copies": [{"recipient": tokens[1].user_id, "device_id": 1, "envelope": {"v": 1, "note": "kept"}}]});
     let response = http
         .post(format!("{base}/v1/messages"))
         .bearer_auth(&tokens[0].token)
@@ -167,32 +214,7 @@ async fn sigterm_tells_websockets_the_server_is_going_away() {
     let (mut child, addr) = start(dir.path());
     let http = http_client();
     let base = format!("http://{addr}");
-    let id = Identity::from_mnemonic(&Mnemonic::generate().unwrap(), "").unwrap();
-    http.post(format!("{base}/v1/users"))
-        .json(&registration(&id))
-        .send()
-        .await
-        .unwrap();
-    let challenge: serde_json::Value = http
-        .post(format!("{base}/v1/auth/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token: TokenResponse = http
-        .post(format!("{base}/v1/auth/token"))
-        .json(&token_request(
-            &id,
-            challenge["challenge"].as_str().unwrap(),
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, token) = user_at(&http, &base).await;
     let mut sockets = Vec::new();
     for _ in 0..3 {
         let mut request =

@@ -33,7 +33,7 @@ async fn nul_bytes_and_malformed_identifiers_are_400_on_both_backends() {
             (json!("fine"), json!(format!("{group_id}\u{0}"))),
         ] {
             let body = json!({"client_id": client_id, "copies": [
-                {"recipient": bob.user_id, "envelope": envelope, "group_id": group}]});
+                {"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope, "group_id": group}]});
             let response = server.post("/v1/messages", Some(&alice.token), body).await;
             assert_error(&response, 400, "invalid_field");
         }
@@ -55,7 +55,13 @@ async fn nul_bytes_and_malformed_identifiers_are_400_on_both_backends() {
                 None,
             ),
             (Method::GET, "/v1/users/%00".to_owned(), None),
-            (Method::GET, "/v1/users/%00/bundle".to_owned(), None),
+            (Method::GET, "/v1/users/%00/bundles".to_owned(), None),
+            (
+                Method::GET,
+                "/v1/users/%00/devices/1/bundle".to_owned(),
+                None,
+            ),
+            (Method::GET, "/v1/users/%00/devices".to_owned(), None),
             (Method::GET, "/v1/handles/a%00b".to_owned(), None),
             (Method::GET, "/v1/shares/%00".to_owned(), None),
             (Method::GET, "/v1/media/%00/%00".to_owned(), None),
@@ -101,14 +107,21 @@ async fn a_token_for_an_account_that_does_not_exist_is_refused_everywhere() {
             .public()
             .sign_pub,
         );
-        let (ghost, _) = tokens.issue(&ghost_id, glyph_server::input::now()).unwrap();
+        let (ghost, _) = tokens
+            .issue(&ghost_id, DEVICE, glyph_server::input::now())
+            .unwrap();
         let prekey = json!({"keys": [{"id": 1, "pub": b64(&[9u8; 32])}]});
         let spk = json!({"spk_id": 1, "spk_pub": b64(&[9u8; 32]), "spk_sig": b64(&[9u8; 64])});
         let calls: Vec<(Method, String, Option<Value>)> = vec![
             (Method::GET, format!("/v1/users/{}", bob.user_id), None),
             (
                 Method::GET,
-                format!("/v1/users/{}/bundle", bob.user_id),
+                format!("/v1/users/{}/devices/{DEVICE}/bundle", bob.user_id),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/v1/users/{}/bundles", bob.user_id),
                 None,
             ),
             (Method::GET, "/v1/messages".into(), None),
@@ -188,7 +201,7 @@ async fn every_failure_has_the_json_error_shape() {
                 "invalid_path",
             ),
             (
-                format!("GET /v1/users/%ff/bundle HTTP/1.1\r\n{auth}"),
+                format!("GET /v1/users/%ff/bundles HTTP/1.1\r\n{auth}"),
                 400,
                 "invalid_path",
             ),

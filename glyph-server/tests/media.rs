@@ -168,7 +168,7 @@ async fn paths_are_validated_and_folders_cannot_be_listed() {
                 .post(
                     "/v1/messages",
                     t,
-                    json!({"client_id": "m", "copies": [{"recipient": bob.user_id, "envelope": envelope, "media_path": media_path}]}),
+                    json!({"client_id": "m", "copies": [{"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope, "media_path": media_path}]}),
                 )
                 .await;
             assert_error(&response, 400, code);
@@ -287,7 +287,7 @@ async fn send_media(
     path: &str,
     extra: Value,
 ) -> i64 {
-    let mut copy = json!({"recipient": to.user_id, "envelope": {"v": 1}, "media_path": path});
+    let mut copy = json!({"recipient": to.user_id, "device_id": DEVICE, "envelope": {"v": 1}, "media_path": path});
     for (k, v) in extra.as_object().unwrap() {
         copy[k] = v.clone();
     }
@@ -378,7 +378,7 @@ async fn a_group_view_once_blob_goes_when_the_last_member_has_viewed_it() {
         let path = uploaded["path"].as_str().unwrap();
         let copies: Vec<Value> = [&bob, &carol]
             .iter()
-            .map(|r| json!({"recipient": r.user_id, "envelope": {"v": 1}, "media_path": path, "view_once": true}))
+            .map(|r| json!({"recipient": r.user_id, "device_id": DEVICE, "envelope": {"v": 1}, "media_path": path, "view_once": true}))
             .collect();
         let (status, sent) = server
             .post(

@@ -195,14 +195,11 @@ async fn every_answer_of_every_operation_matches_the_document() {
                 .0,
             200
         );
-        let nobody = format!(
-            "/v1/users/{}",
-            glyph_client::user_id_of(&identity.public().sign_pub).replace('A', "B")
-        );
+        let nobody = format!("/v1/users/{}", "A".repeat(43));
         let (status, _) = api
             .call(Method::GET, "/v1/users/{user_id}", &nobody, Some(&a), None)
             .await;
-        assert!(matches!(status, 200 | 404));
+        assert_eq!(status, 404);
         assert_eq!(
             api.call(Method::GET, "/v1/users/{user_id}", &path, None, None)
                 .await
@@ -320,6 +317,128 @@ async fn every_answer_of_every_operation_matches_the_document() {
             401
         );
 
+        // Devices: Alice links a second one, then removes it.
+        let second = login_as(&server, &alice.identity, 2).await;
+        let claim = json!({"device_id": 2});
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                Some(claim.clone()),
+            )
+            .await;
+        assert_eq!(answer.0, 201);
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                Some(claim),
+            )
+            .await;
+        assert_eq!(answer.0, 409);
+        let wrong = json!({"device_id": 3});
+        let answer = api
+            .call(
+                Method::POST,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                Some(wrong),
+            )
+            .await;
+        assert_eq!(answer.0, 400);
+        let both =
+            glyph_crypto::DeviceList::sign(alice.identity.signing(), 2, &[DEVICE, 2]).unwrap();
+        let answer = api
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                Some(both.to_json_value()),
+            )
+            .await;
+        assert_eq!(answer.0, 200);
+        let answer = api
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                Some(both.to_json_value()),
+            )
+            .await;
+        assert_eq!(answer.0, 409);
+        let forged = glyph_crypto::DeviceList::sign(bob.identity.signing(), 3, &[DEVICE]).unwrap();
+        let answer = api
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&a),
+                Some(forged.to_json_value()),
+            )
+            .await;
+        assert_eq!(answer.0, 422);
+        let answer = api
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&a),
+                Some(json!({"v": 1})),
+            )
+            .await;
+        assert_eq!(answer.0, 400);
+        assert_eq!(
+            api.call(Method::GET, "/v1/devices", "/v1/devices", Some(&a), None)
+                .await
+                .0,
+            200
+        );
+        let theirs = format!("/v1/users/{}/devices", alice.user_id);
+        let of_user = "/v1/users/{user_id}/devices";
+        assert_eq!(
+            api.call(Method::GET, of_user, &theirs, Some(&b), None)
+                .await
+                .0,
+            200
+        );
+        let nobody = format!("/v1/users/{}/devices", "A".repeat(43));
+        assert_eq!(
+            api.call(Method::GET, of_user, &nobody, Some(&b), None)
+                .await
+                .0,
+            404
+        );
+        let one = glyph_crypto::DeviceList::sign(alice.identity.signing(), 3, &[DEVICE]).unwrap();
+        let answer = api
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&a),
+                Some(one.to_json_value()),
+            )
+            .await;
+        assert_eq!(answer.0, 200);
+        assert_eq!(
+            api.call(
+                Method::GET,
+                "/v1/devices",
+                "/v1/devices",
+                Some(&second),
+                None
+            )
+            .await
+            .0,
+            401
+        );
+
         // Prekeys.
         let spk = alice.prekeys.rotate_signed_prekey(&alice.identity).unwrap();
         let upload = json!({"spk_id": spk.id(), "spk_pub": spk.public().to_base64(), "spk_sig": b64(spk.signature())});
@@ -398,34 +517,43 @@ async fn every_answer_of_every_operation_matches_the_document() {
             .0,
             204
         );
-        let bundle = format!("/v1/users/{}/bundle", bob.user_id);
+        let bundle = format!("/v1/users/{}/devices/{DEVICE}/bundle", bob.user_id);
+        let one_bundle = "/v1/users/{user_id}/devices/{device_id}/bundle";
         for _ in 0..3 {
             // With a one-time prekey, then without (null fields).
-            assert_eq!(
-                api.call(
-                    Method::GET,
-                    "/v1/users/{user_id}/bundle",
-                    &bundle,
-                    Some(&a),
-                    None
-                )
+            let answer = api
+                .call(Method::GET, one_bundle, &bundle, Some(&a), None)
+                .await;
+            assert_eq!(answer.0, 200);
+        }
+        let carols = format!("/v1/users/{}/devices/{DEVICE}/bundle", carol.user_id);
+        assert_eq!(
+            api.call(Method::GET, one_bundle, &carols, Some(&a), None)
                 .await
                 .0,
-                200
-            );
-        }
-        let carols = format!("/v1/users/{}/bundle", carol.user_id);
-        assert_eq!(
-            api.call(
-                Method::GET,
-                "/v1/users/{user_id}/bundle",
-                &carols,
-                Some(&a),
-                None
-            )
-            .await
-            .0,
             200
+        );
+        let unlisted = format!("/v1/users/{}/devices/77/bundle", carol.user_id);
+        assert_eq!(
+            api.call(Method::GET, one_bundle, &unlisted, Some(&a), None)
+                .await
+                .0,
+            404
+        );
+        let all = format!("/v1/users/{}/bundles", carol.user_id);
+        let every_bundle = "/v1/users/{user_id}/bundles";
+        assert_eq!(
+            api.call(Method::GET, every_bundle, &all, Some(&a), None)
+                .await
+                .0,
+            200
+        );
+        let nobody = format!("/v1/users/{}/bundles", "A".repeat(43));
+        assert_eq!(
+            api.call(Method::GET, every_bundle, &nobody, Some(&a), None)
+                .await
+                .0,
+            404
         );
 
         // Messages.
@@ -436,7 +564,7 @@ async fn every_answer_of_every_operation_matches_the_document() {
         )
         .unwrap()
         .to_json_value();
-        let send = json!({"client_id": "c1", "copies": [{"recipient": bob.user_id, "envelope": envelope,
+        let send = json!({"client_id": "c1", "copies": [{"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope,
             "self_copy": envelope, "group_id": null, "expires_at": null, "view_once": false, "media_path": null}]});
         assert_eq!(
             api.call(
@@ -462,7 +590,7 @@ async fn every_answer_of_every_operation_matches_the_document() {
             .0,
             200
         );
-        let bad = json!({"client_id": "c 2", "copies": [{"recipient": bob.user_id, "envelope": envelope}]});
+        let bad = json!({"client_id": "c 2", "copies": [{"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope}]});
         assert_eq!(
             api.call(
                 Method::POST,
@@ -588,7 +716,7 @@ async fn every_answer_of_every_operation_matches_the_document() {
             .0,
             200
         );
-        let stale = json!({"client_id": "g1", "copies": [{"recipient": bob.user_id, "envelope": envelope, "group_id": gid}]});
+        let stale = json!({"client_id": "g1", "copies": [{"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope, "group_id": gid}]});
         let (status, conflict) = api
             .call(
                 Method::POST,
@@ -657,7 +785,7 @@ async fn every_answer_of_every_operation_matches_the_document() {
             .0,
             403
         );
-        let once = json!({"client_id": "v1", "copies": [{"recipient": bob.user_id, "envelope": envelope,
+        let once = json!({"client_id": "v1", "copies": [{"recipient": bob.user_id, "device_id": DEVICE, "envelope": envelope,
             "view_once": true, "media_path": blob_path}]});
         assert_eq!(
             api.call(

@@ -61,6 +61,14 @@ async fn backlog_then_caught_up_then_live_to_every_connection() {
         let mut laptop = connect(&server, &bob.token, cursor).await;
         assert_eq!(next_frame(&mut laptop).await["type"], "caught_up");
 
+        // Alice has a second device; it is live too.
+        let alice_laptop = alice.link(&server, 2, 2, &[DEVICE, 2]).await;
+        let mut alice_other = connect(&server, &alice_laptop, 0).await;
+        assert_eq!(next_frame(&mut alice_other).await["type"], "caught_up");
+        let mut alice_sending = connect(&server, &alice.token, 0).await;
+        let frame = next_frame(&mut alice_sending).await;
+        assert_eq!(frame["type"], "caught_up", "{frame}");
+
         alice
             .send_text(&server, "live", &[&bob], "live one", None)
             .await;
@@ -69,10 +77,18 @@ async fn backlog_then_caught_up_then_live_to_every_connection() {
             assert_eq!(bob.open(&frame["message"]["payload"]), "live one");
             assert!(frame["message"]["seq"].as_i64().unwrap() > cursor);
         }
-        // The sender's own devices get the self-copy.
-        let mut alice_socket = connect(&server, &alice.token, 0).await;
-        let frame = next_frame(&mut alice_socket).await;
+        // The sender's other device gets the self-copy, live.
+        let frame = next_frame(&mut alice_other).await;
         assert_eq!(frame["message"]["direction"], "out");
+        assert_eq!(
+            alice.open(&frame["message"]["payload"]),
+            "live one",
+            "{frame}"
+        );
+        // The sending device has its own record: nothing comes back to it.
+        let quiet =
+            tokio::time::timeout(Duration::from_millis(300), next_frame(&mut alice_sending)).await;
+        assert!(quiet.is_err(), "the sending device got {quiet:?}");
     }
 }
 
@@ -194,8 +210,7 @@ async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
     // About 16 MB of pushes, far more than the socket buffers hold.
     let filler = "A".repeat(60 * 1024);
     for i in 0..256 {
-        let copy =
-            serde_json::json!({"recipient": bob.user_id, "envelope": {"v": 1, "pad": filler}});
+        let copy = serde_json::json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1, "pad": filler}});
         let body = serde_json::json!({"client_id": format!("fill{i}"), "copies": [copy]});
         assert!(
             server

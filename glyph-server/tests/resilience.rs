@@ -93,6 +93,7 @@ async fn store_calls_cancelled_at_any_moment_leave_no_connection_in_a_transactio
         let store = store::open(&db.url).await.unwrap();
         let owner = user_row();
         store.register(&owner, 0).await.unwrap();
+        store.claim_device(&owner.user_id, 1, 0).await.unwrap();
         // Each kind of transaction, cancelled at each of its await points in
         // turn: while the pool hands out a connection, while BEGIN is in
         // flight, mid-statement, at COMMIT. After each, a plain write on
@@ -108,13 +109,13 @@ async fn store_calls_cancelled_at_any_moment_leave_no_connection_in_a_transactio
                     }
                     1 => {
                         cancel_after_polls(
-                            store.add_one_time_prekeys(&owner.user_id, &keys, u64::MAX),
+                            store.add_one_time_prekeys(&owner.user_id, 1, &keys, u64::MAX),
                             polls,
                         )
                         .await;
                     }
                     _ => {
-                        cancel_after_polls(store.claim_bundle(&owner.user_id), polls).await;
+                        cancel_after_polls(store.claim_bundle(&owner.user_id, 1), polls).await;
                     }
                 }
                 // The pool takes a connection back in a task of its own.
@@ -136,7 +137,7 @@ async fn store_calls_cancelled_at_any_moment_leave_no_connection_in_a_transactio
             let owner = owner.user_id.clone();
             tasks.push(tokio::spawn(async move {
                 let keys = [(100_000 + i as u32, vec![1u8; 32])];
-                let work = store.add_one_time_prekeys(&owner, &keys, u64::MAX);
+                let work = store.add_one_time_prekeys(&owner, 1, &keys, u64::MAX);
                 let _ = tokio::time::timeout(delay, work).await;
             }));
         }
@@ -192,7 +193,7 @@ async fn clients_that_hang_up_mid_request_lose_nothing() {
                 b"hung up",
             )
             .unwrap();
-            json!({"client_id": format!("hung-{n}"), "copies": [{"recipient": peer.user_id, "envelope": envelope.to_json_value()}]}).to_string()
+            json!({"client_id": format!("hung-{n}"), "copies": [{"recipient": peer.user_id, "device_id": DEVICE, "envelope": envelope.to_json_value()}]}).to_string()
         };
         // Waves of bundle claims, sends and login challenges whose clients
         // hang up at every moment. After each wave, nothing may sit inside a

@@ -60,7 +60,7 @@ async fn media_round_trips_through_s3_and_deleted_blobs_leave_the_bucket() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(key.open(&body).unwrap(), file);
 
-    let copy = json!({"recipient": bob.user_id, "envelope": {"v": 1}, "media_path": path, "view_once": true});
+    let copy = json!({"recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1}, "media_path": path, "view_once": true});
     let (_, sent) = server
         .post(
             "/v1/messages",

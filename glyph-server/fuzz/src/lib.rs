@@ -91,9 +91,26 @@ fn harness() -> &'static Harness {
                 handle: None,
             };
             state.store().register(&user, 0).await.expect("registered");
+            state
+                .store()
+                .claim_device(&user.user_id, 1, 0)
+                .await
+                .expect("a device");
+            let list = glyph_crypto::DeviceList::first(identity.signing(), 1).expect("a list");
+            let stored = glyph_server::store::NewDeviceList {
+                version: 1,
+                devices: vec![1],
+                json: list.to_json(),
+                published_by: 1,
+            };
+            state
+                .store()
+                .publish_device_list(&user.user_id, &stored, 0)
+                .await
+                .expect("listed");
             let (token, _) = state
                 .tokens()
-                .issue(&user.user_id, glyph_server::input::now())
+                .issue(&user.user_id, 1, glyph_server::input::now())
                 .expect("a token");
             (glyph_server::app::router(state), token)
         });
@@ -189,7 +206,20 @@ pub fn seeds() -> Vec<Vec<u8>> {
             format!(r#"{{"sign_pub":"{key}","dh_pub":"{key}","binding_sig":"{sig}"}}"#),
         ),
         (1, format!("GET /v1/users/{me}"), String::new()),
-        (1, format!("GET /v1/users/{me}/bundle"), String::new()),
+        (
+            1,
+            format!("GET /v1/users/{me}/devices/1/bundle"),
+            String::new(),
+        ),
+        (1, format!("GET /v1/users/{me}/bundles"), String::new()),
+        (1, format!("GET /v1/users/{me}/devices"), String::new()),
+        (1, "GET /v1/devices".into(), String::new()),
+        (1, "POST /v1/devices".into(), r#"{"device_id":1}"#.into()),
+        (
+            1,
+            "PUT /v1/devices".into(),
+            format!(r#"{{"v":1,"sign_pub":"{key}","version":2,"devices":[1],"sig":"{sig}"}}"#),
+        ),
         (1, "GET /v1/handles/someone".into(), String::new()),
         (
             1,
@@ -219,7 +249,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
             1,
             "POST /v1/messages".into(),
             format!(
-                r#"{{"client_id":"c1","copies":[{{"recipient":"{me}","envelope":{{"v":2}},"self_copy":{{"v":1}},"group_id":null,"expires_at":null,"view_once":false,"media_path":null}}]}}"#
+                r#"{{"client_id":"c1","copies":[{{"recipient":"{me}","device_id":1,"envelope":{{"v":2}},"self_copy":{{"v":1}},"group_id":null,"expires_at":null,"view_once":false,"media_path":null}}]}}"#
             ),
         ),
         (1, "GET /v1/messages?after=0&limit=10".into(), String::new()),

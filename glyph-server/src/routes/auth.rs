@@ -10,6 +10,7 @@ use crate::app::{AppState, ClientAddr};
 use crate::error::ApiError;
 use crate::input::{ApiJson, b64, b64_array, now, random_32, user_id_of};
 use crate::limits::Scope;
+use crate::store::DeviceState;
 
 /// How long a challenge is accepted.
 const CHALLENGE_SECS: i64 = 60;
@@ -44,6 +45,9 @@ async fn token(
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     state.limit(Scope::Auth, &addr)?;
+    if request.device_id == 0 {
+        return Err(ApiError::bad_field("device_id", "must be 1 to 2^32-1"));
+    }
     let sign_pub = b64_array::<32>("sign_pub", &request.sign_pub)?;
     let challenge = b64_array::<32>("challenge", &request.challenge)?;
     let signature = b64_array::<64>("signature", &request.signature)?;
@@ -54,11 +58,19 @@ async fn token(
     key.verify(&message, &signature)
         .map_err(|_| refused("bad_signature", "the signature does not verify"))?;
     let user_id = user_id_of(&sign_pub);
-    if state.store().user(&user_id).await?.is_none() {
-        return Err(refused(
-            "unknown_user",
-            "no user has this key; register first",
-        ));
+    match state
+        .store()
+        .device_state(&user_id, request.device_id)
+        .await?
+    {
+        None => {
+            return Err(refused(
+                "unknown_user",
+                "no user has this key; register first",
+            ));
+        }
+        Some(DeviceState::Removed) => return Err(crate::auth::device_removed()),
+        Some(DeviceState::Unclaimed | DeviceState::Active) => {}
     }
     let now = now();
     if !state.store().take_challenge(&challenge, now).await? {
@@ -67,10 +79,15 @@ async fn token(
             "the challenge is unknown, used or expired",
         ));
     }
-    let (token, expires_at) = state.tokens().issue(&user_id, now)?;
+    let (token, expires_at) = state.tokens().issue(&user_id, request.device_id, now)?;
+    state
+        .store()
+        .touch_device(&user_id, request.device_id, now)
+        .await?;
     Ok(Json(TokenResponse {
         token,
         expires_at,
         user_id,
+        device_id: request.device_id,
     }))
 }

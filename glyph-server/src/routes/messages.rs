@@ -1,7 +1,8 @@
-//! Messages: a send stores 1..N sealed copies in one transaction (retries
-//! with the same client id store nothing twice); the inbox pages through my
-//! received envelopes and my own sent copies in my inbox order; each side
-//! deletes its own copy.
+//! Messages: a send stores 1..N sealed copies in one transaction, one per
+//! device of each recipient (retries with the same client id store nothing
+//! twice); a device's inbox pages through the envelopes addressed to it and
+//! the self-copies of what its user's other devices sent, in its inbox
+//! order; each device deletes its own copy.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -75,10 +76,16 @@ async fn send(
         if let Some(group_id) = &copy.group_id {
             check_group_id(group_id)?;
         }
-        if !recipients.insert(copy.recipient.as_str()) {
+        if copy.device_id == 0 {
+            return Err(ApiError::bad_field("device_id", "must be 1 to 2^32-1"));
+        }
+        if !recipients.insert((copy.recipient.as_str(), copy.device_id)) {
             return Err(ApiError::bad_field(
                 "copies",
-                format!("{} is addressed twice", copy.recipient),
+                format!(
+                    "device {} of {} is addressed twice",
+                    copy.device_id, copy.recipient
+                ),
             ));
         }
         if copy.group_id != group_id {
@@ -100,6 +107,7 @@ async fn send(
         }
         copies.push(NewCopy {
             recipient: copy.recipient.clone(),
+            device_id: copy.device_id,
             envelope: envelope_text("envelope", &copy.envelope, config.max_envelope_bytes)?,
             self_copy: copy
                 .self_copy
@@ -114,7 +122,13 @@ async fn send(
     }
     let (stored, changed) = state
         .store()
-        .send(&caller.user_id, &request.client_id, &copies, now)
+        .send(
+            &caller.user_id,
+            caller.device_id,
+            &request.client_id,
+            &copies,
+            now,
+        )
         .await?;
     let created = stored.iter().filter(|c| c.created).count();
     state
@@ -132,6 +146,7 @@ async fn send(
         .map(|c| StoredCopy {
             id: c.id,
             recipient: c.recipient,
+            device_id: c.device_id,
         })
         .collect();
     Ok((status, Json(SendResponse { messages })))
@@ -176,7 +191,9 @@ pub(crate) fn inbox_message(row: InboxRow) -> InboxMessage {
             Direction::In
         },
         sender: row.sender,
+        sender_device: row.sender_device,
         recipient: row.recipient,
+        recipient_device: row.recipient_device,
         client_id: row.client_id,
         group_id: row.group_id,
         payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
@@ -197,7 +214,7 @@ async fn inbox(
     let limit = parse_param("limit", query.limit.as_deref(), 100, 1..=MAX_PAGE)?;
     let rows = state
         .store()
-        .inbox(&caller.user_id, after, limit, now())
+        .inbox(&caller.user_id, caller.device_id, after, limit, now())
         .await?;
     let next_after = rows.last().map_or(after, |r| r.seq);
     Ok(Json(InboxPage {
@@ -239,7 +256,11 @@ async fn delete_copy(
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = message_id(&id)?;
-    if state.store().delete_copy(&caller.user_id, id).await? {
+    if state
+        .store()
+        .delete_copy(&caller.user_id, caller.device_id, id)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(

@@ -1,6 +1,7 @@
 //! The HTTP API. Each module exposes `router()`; this one merges them.
 
 mod auth;
+mod devices;
 mod groups;
 mod media;
 mod messages;
@@ -17,13 +18,14 @@ use axum::Router;
 use crate::app::AppState;
 
 pub use openapi::{document as openapi_document, openapi_paths};
-pub use ws::{CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW};
+pub use ws::{CLOSE_DEVICE_REMOVED, CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW};
 
 /// Every route of the server.
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(users::router())
         .merge(auth::router())
+        .merge(devices::router())
         .merge(prekeys::router())
         .merge(messages::router())
         .merge(groups::router())

@@ -1,7 +1,8 @@
-//! `GET /v1/ws`: live push. After the upgrade the server sends every inbox
-//! entry after the client's cursor (`?after=SEQ`), a `caught_up` frame, and
-//! then each new entry as it is committed, to every open connection of the
-//! user. It pings every 20 s, closes with code 4001 when the token expires,
+//! `GET /v1/ws`: live push. After the upgrade the server sends every entry
+//! of the device's inbox after the client's cursor (`?after=SEQ`), a
+//! `caught_up` frame, and then each new entry as it is committed, to every
+//! open connection of the device. It pings every 20 s, closes with code 4001 when the token expires,
+//! 4003 when the device is removed from its user's list,
 //! and drops a reader that cannot keep up (a send blocked for 10 s) instead
 //! of buffering for it.
 
@@ -25,9 +26,12 @@ use crate::error::ApiError;
 use crate::input::ApiQuery;
 use crate::input::now;
 use crate::routes::messages::{MAX_PAGE, inbox_message};
+use crate::store::DeviceState;
 
 /// Close code: the access token expired.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the device was removed from its user's list.
+pub const CLOSE_DEVICE_REMOVED: u16 = 4003;
 /// Close code: the client did not read fast enough.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code: the server is shutting down or failed.
@@ -65,7 +69,7 @@ async fn upgrade(
         .max_message_size(16 * 1024)
         .on_upgrade(move |socket| async move {
             state.metrics().connections.fetch_add(1, Ordering::Relaxed);
-            serve(socket, &state, &claims.sub, claims.exp, after).await;
+            serve(socket, &state, &claims.sub, claims.dev, claims.exp, after).await;
             state.metrics().connections.fetch_sub(1, Ordering::Relaxed);
         }))
 }
@@ -80,10 +84,11 @@ async fn serve(
     socket: WebSocket,
     state: &AppState,
     user_id: &str,
+    device_id: u32,
     expires_at: i64,
     mut after: i64,
 ) {
-    let mut wake = state.hub().subscribe(user_id);
+    let mut wake = state.hub().subscribe(user_id, device_id);
     let mut shutting_down = state.shutting_down();
     let (mut sink, mut stream) = socket.split();
     let expires_in = Duration::from_secs(u64::try_from(expires_at - now()).unwrap_or(0));
@@ -98,8 +103,15 @@ async fn serve(
     let end = loop {
         if pending {
             pending = false;
-            if let Err(end) = push_pending(&mut sink, state, user_id, &mut after).await {
-                break end;
+            match push_pending(&mut sink, state, user_id, device_id, &mut after).await {
+                Err(end) => break end,
+                // A wake-up with nothing new: a removal wakes the device.
+                Ok(0) if caught_up => {
+                    if let Err(end) = check_still_listed(state, user_id, device_id).await {
+                        break end;
+                    }
+                }
+                Ok(_) => {}
             }
             if !caught_up {
                 caught_up = true;
@@ -141,14 +153,34 @@ async fn serve(
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
+/// Ends the connection of a device its user removed.
+async fn check_still_listed(state: &AppState, user_id: &str, device_id: u32) -> Result<(), End> {
+    match state.store().device_state(user_id, device_id).await {
+        Ok(Some(DeviceState::Removed) | None) => {
+            Err(End::Close(CLOSE_DEVICE_REMOVED, "device removed"))
+        }
+        Ok(Some(_)) => Ok(()),
+        Err(err) => {
+            tracing::error!(error = %err, "checking a device for push failed");
+            Err(End::Close(CLOSE_GOING_AWAY, "server error"))
+        }
+    }
+}
+
 async fn push_pending(
     sink: &mut Sink,
     state: &AppState,
     user_id: &str,
+    device_id: u32,
     after: &mut i64,
-) -> Result<(), End> {
+) -> Result<usize, End> {
+    let mut pushed = 0;
     loop {
-        let rows = match state.store().inbox(user_id, *after, MAX_PAGE, now()).await {
+        let rows = match state
+            .store()
+            .inbox(user_id, device_id, *after, MAX_PAGE, now())
+            .await
+        {
             Ok(rows) => rows,
             Err(err) => {
                 tracing::error!(error = %err, "reading an inbox for push failed");
@@ -158,6 +190,7 @@ async fn push_pending(
         let full_page = rows.len() as i64 == MAX_PAGE;
         for row in rows {
             *after = row.seq;
+            pushed += 1;
             send_frame(
                 sink,
                 &PushFrame::Message {
@@ -171,7 +204,7 @@ async fn push_pending(
                 .fetch_add(1, Ordering::Relaxed);
         }
         if !full_page {
-            return Ok(());
+            return Ok(pushed);
         }
     }
 }

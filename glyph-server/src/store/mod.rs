@@ -6,9 +6,16 @@
 //! nothing, and it has committed (durably: SQLite `synchronous=FULL`,
 //! PostgreSQL's default) before the handler answers.
 
+mod devices;
+mod groups;
+mod media;
+mod messages;
 mod postgres;
+mod prekeys;
 mod shared;
+mod shares;
 mod sqlite;
+mod users;
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -35,6 +42,21 @@ pub enum StoreError {
     /// A recipient or member is not a registered user.
     #[error("unknown user {0}")]
     UnknownUser(String),
+    /// The device id is claimed already (by another device of the user).
+    #[error("device {0} is taken")]
+    DeviceTaken(u32),
+    /// A list names a device that an earlier list removed.
+    #[error("device {0} was removed from this account; link it again under a new id")]
+    DeviceRemoved(u32),
+    /// The caller's device has not claimed its id (or was removed).
+    #[error("unknown device {0}")]
+    UnknownDevice(u32),
+    /// A device list whose version does not grow past the stored one.
+    #[error("the stored device list has version {0}; a new one must be later")]
+    StaleDeviceList(u32),
+    /// A send does not address exactly the recipients' listed devices.
+    #[error("the copies do not match the recipients' devices")]
+    DeviceMismatch(Vec<DeviceDifference>),
     /// A group does not exist or the caller is not a member.
     #[error("no such group")]
     NoSuchGroup,
@@ -122,6 +144,56 @@ fn is_full(err: &sqlx::Error) -> bool {
     }
 }
 
+/// For one recipient, the listed devices without a copy and the copies to
+/// devices that are not listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceDifference {
+    /// The recipient.
+    pub user_id: String,
+    /// Listed devices the send left out.
+    pub missing: Vec<u32>,
+    /// Devices addressed that are not listed.
+    pub extra: Vec<u32>,
+}
+
+/// A device as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// Its id (0: a legacy device, from before devices existed).
+    pub device_id: u32,
+    /// When it was claimed (or the account made, for a legacy device).
+    pub created_at: i64,
+    /// When it last logged in.
+    pub last_seen_at: Option<i64>,
+}
+
+/// A signed device list to store, already verified by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDeviceList {
+    /// Its version.
+    pub version: u32,
+    /// Its devices, ascending.
+    pub devices: Vec<u32>,
+    /// The list as published (JSON text), served as is.
+    pub json: String,
+    /// The device publishing it: an account's legacy device (id 0) becomes
+    /// this one when it publishes the account's first list.
+    pub published_by: u32,
+}
+
+/// What publishing a device list changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceListChange {
+    /// Devices now listed that were not.
+    pub added: Vec<u32>,
+    /// Devices no longer listed: their prekeys and undelivered copies are
+    /// gone.
+    pub removed: Vec<u32>,
+}
+
+/// An inbox: one device of one user.
+pub type InboxOf = (String, u32);
+
 /// A registered user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -157,11 +229,13 @@ pub struct SignedPreKeyRow {
     pub spk_sig: Vec<u8>,
 }
 
-/// A user's bundle as handed out: the one-time prekey in it is deleted.
+/// A device's bundle as handed out: the one-time prekey in it is deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleRow {
     /// The user.
     pub user: UserRow,
+    /// The device.
+    pub device_id: u32,
     /// The signed prekey.
     pub spk: SignedPreKeyRow,
     /// One one-time prekey, if any was left.
@@ -173,6 +247,8 @@ pub struct BundleRow {
 pub struct NewCopy {
     /// Recipient user id.
     pub recipient: String,
+    /// Recipient device.
+    pub device_id: u32,
     /// The recipient's envelope (JSON text).
     pub envelope: String,
     /// The sender's self-copy (JSON text).
@@ -194,6 +270,8 @@ pub struct StoredCopy {
     pub id: i64,
     /// The recipient.
     pub recipient: String,
+    /// The recipient's device.
+    pub device_id: u32,
     /// False when a retry found the copy already stored.
     pub created: bool,
 }
@@ -209,8 +287,12 @@ pub struct InboxRow {
     pub outgoing: bool,
     /// Sender.
     pub sender: String,
+    /// The device it was sent from.
+    pub sender_device: u32,
     /// Recipient.
     pub recipient: String,
+    /// The recipient's device.
+    pub recipient_device: u32,
     /// Client id.
     pub client_id: String,
     /// Group.
@@ -264,11 +346,24 @@ pub struct SweepReport {
     pub media: u64,
 }
 
+/// Where one device of an existing user stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceState {
+    /// Its id was never claimed (a device being set up, or a legacy one).
+    Unclaimed,
+    /// Claimed, listed or about to be.
+    Active,
+    /// A published list left it out: its tokens are no longer good.
+    Removed,
+}
+
 /// A wake-up from another instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wakeup {
-    /// This user's inbox changed.
-    User(String),
+    /// This device's inbox changed.
+    Device(String, u32),
+    /// This device was removed from its user's list.
+    Removed(String, u32),
     /// The listening connection dropped and was re-made: wake-ups may have
     /// been missed.
     Missed,
@@ -307,47 +402,104 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a challenge if it exists and is live; true if it did.
     async fn take_challenge(&self, challenge: &[u8], now: i64) -> Result<bool, StoreError>;
 
-    /// Stores or replaces a user's signed prekey.
+    /// Claims a device id for a user (a device being set up):
+    /// [`StoreError::DeviceTaken`] if a device of the user has it.
+    async fn claim_device(&self, user_id: &str, device_id: u32, now: i64)
+    -> Result<(), StoreError>;
+    /// Stores a user's new signed device list (the caller verified it): its
+    /// version must grow past the stored one. Listed devices become the
+    /// ones sends must cover; devices no longer listed lose their prekeys
+    /// and undelivered copies. A legacy device (id 0) becomes the
+    /// publishing device, if the user's first list names it.
+    async fn publish_device_list(
+        &self,
+        user_id: &str,
+        list: &NewDeviceList,
+        now: i64,
+    ) -> Result<DeviceListChange, StoreError>;
+    /// The user's latest device list, as published.
+    async fn device_list(&self, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// The user's listed devices.
+    async fn devices(&self, user_id: &str) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Where a device of a user stands, or `None` if the user does not
+    /// exist.
+    async fn device_state(
+        &self,
+        user_id: &str,
+        device_id: u32,
+    ) -> Result<Option<DeviceState>, StoreError>;
+    /// Notes that a device logged in.
+    async fn touch_device(&self, user_id: &str, device_id: u32, now: i64)
+    -> Result<(), StoreError>;
+
+    /// Stores or replaces a device's signed prekey.
     async fn put_signed_prekey(
         &self,
         user_id: &str,
+        device_id: u32,
         spk: &SignedPreKeyRow,
     ) -> Result<(), StoreError>;
-    /// Adds one-time prekeys, all or none, keeping the stock at most `max_stock`.
+    /// Adds a device's one-time prekeys, all or none, keeping its stock at
+    /// most `max_stock`.
     async fn add_one_time_prekeys(
         &self,
         user_id: &str,
+        device_id: u32,
         keys: &[(u32, Vec<u8>)],
         max_stock: u64,
     ) -> Result<(), StoreError>;
-    /// Deletes all of a user's one-time prekeys (a restored device no longer
-    /// holds their secrets); returns how many.
-    async fn clear_one_time_prekeys(&self, user_id: &str) -> Result<u64, StoreError>;
-    /// How many one-time prekeys are left, and the signed prekey's id.
-    async fn prekey_count(&self, user_id: &str) -> Result<(u64, Option<u32>), StoreError>;
-    /// The user's bundle, claiming (deleting) one one-time prekey.
-    async fn claim_bundle(&self, user_id: &str) -> Result<Option<BundleRow>, StoreError>;
+    /// Deletes all of a device's one-time prekeys; returns how many.
+    async fn clear_one_time_prekeys(
+        &self,
+        user_id: &str,
+        device_id: u32,
+    ) -> Result<u64, StoreError>;
+    /// How many one-time prekeys a device has left, and its signed prekey's id.
+    async fn prekey_count(
+        &self,
+        user_id: &str,
+        device_id: u32,
+    ) -> Result<(u64, Option<u32>), StoreError>;
+    /// A device's bundle, claiming (deleting) one of its one-time prekeys.
+    async fn claim_bundle(
+        &self,
+        user_id: &str,
+        device_id: u32,
+    ) -> Result<Option<BundleRow>, StoreError>;
+    /// The bundles of every listed device of a user (each claiming one
+    /// one-time prekey), in one transaction.
+    async fn claim_bundles(&self, user_id: &str) -> Result<Vec<BundleRow>, StoreError>;
 
-    /// Stores a message's copies in one transaction. A copy already stored
-    /// under the same sender, client id and recipient is not stored again.
-    /// Returns the user ids whose inbox changed, for live push.
+    /// Stores a message's copies in one transaction, each for one device
+    /// of its recipient, which must be exactly the recipients' listed
+    /// devices; the copy with the self-copy also reaches every other listed
+    /// device of the sender. A copy already stored under the same sender,
+    /// client id, recipient and device is not stored again. Returns the
+    /// inboxes that changed, for live push.
     async fn send(
         &self,
         sender: &str,
+        sender_device: u32,
         client_id: &str,
         copies: &[NewCopy],
         now: i64,
-    ) -> Result<(Vec<StoredCopy>, Vec<String>), StoreError>;
-    /// Inbox entries after `after`, at most `limit`, unexpired.
+    ) -> Result<(Vec<StoredCopy>, Vec<InboxOf>), StoreError>;
+    /// A device's inbox entries after `after`, at most `limit`, unexpired.
     async fn inbox(
         &self,
         user_id: &str,
+        device_id: u32,
         after: i64,
         limit: i64,
         now: i64,
     ) -> Result<Vec<InboxRow>, StoreError>;
-    /// Deletes the caller's copy of a message; false if it had none.
-    async fn delete_copy(&self, user_id: &str, message_id: i64) -> Result<bool, StoreError>;
+    /// Deletes a device's copy of a message; false if it had none.
+    async fn delete_copy(
+        &self,
+        user_id: &str,
+        device_id: u32,
+        message_id: i64,
+    ) -> Result<bool, StoreError>;
     /// Deletes expired messages, challenges and shares; marks removed the
     /// media of expired messages (when no live message still names it) and
     /// uploads started before `stale_upload_before` that never finished.

@@ -11,8 +11,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::shared::{self, impl_store};
 use super::{
-    BundleRow, GroupRow, InboxRow, MediaRow, NewCopy, Registered, SignedPreKeyRow, StoreError,
-    StoredCopy, SweepReport, UserRow,
+    BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoredCopy, SweepReport,
+    UserRow,
 };
 
 /// Storage in PostgreSQL.
@@ -54,29 +55,58 @@ impl PostgresStore {
             .map_err(|err| sqlx::Error::Io(std::io::Error::other(err.to_string())))?
     }
 
-    /// Names every changed user on the wake-up channel, in one statement;
-    /// PostgreSQL delivers the notifications when (and only if) the
-    /// transaction commits.
+    /// Names every changed inbox on the wake-up channel, in one statement:
+    /// `<instance> <user id> <device>`. PostgreSQL delivers the
+    /// notifications when (and only if) the transaction commits.
     async fn notify_changed(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        users: &[String],
+        inboxes: &[InboxOf],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT pg_notify('glyph_inbox', $1 || ' ' || u) FROM unnest($2::text[]) AS u")
-            .bind(&self.instance)
-            .bind(users)
-            .execute(&mut **tx)
-            .await
-            .map(|_| ())
+        self.notify(tx, inboxes, "").await
+    }
+
+    /// Names every removed device on the wake-up channel:
+    /// `<instance> <user id> <device> removed`.
+    async fn notify_removed(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        devices: &[InboxOf],
+    ) -> Result<(), sqlx::Error> {
+        self.notify(tx, devices, " removed").await
+    }
+
+    async fn notify(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        devices: &[InboxOf],
+        suffix: &str,
+    ) -> Result<(), sqlx::Error> {
+        let (users, devices): (Vec<&str>, Vec<i64>) = devices
+            .iter()
+            .map(|(user, device)| (user.as_str(), i64::from(*device)))
+            .unzip();
+        sqlx::query(
+            "SELECT pg_notify('glyph_inbox', $1 || ' ' || u || ' ' || d || $4) FROM unnest($2::text[], $3::bigint[]) AS t(u, d)",
+        )
+        .bind(&self.instance)
+        .bind(users)
+        .bind(devices)
+        .bind(suffix)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
     }
 }
 
 impl_store!(
     PostgresStore,
+    db = sqlx::Postgres,
     sqlx::migrate!("../migrations/postgres"),
     lock = " FOR UPDATE",
-    claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND id = \
-                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, public",
+    claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2 AND id = \
+                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2 ORDER BY id LIMIT 1 \
+                 FOR UPDATE SKIP LOCKED) RETURNING id, public",
     extra = {
         async fn wakeups(&self) -> Result<Option<super::Wakeups>, StoreError> {
             let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
@@ -88,12 +118,27 @@ impl_store!(
                 (listener, own),
                 |(mut listener, own)| async move {
                     let wakeup = match listener.try_recv().await {
-                        Ok(Some(notification)) => match notification.payload().split_once(' ') {
-                            // This instance woke its own sockets already.
-                            Some((instance, _)) if instance == own => super::Wakeup::Ignored,
-                            Some((_, user)) => super::Wakeup::User(user.to_owned()),
-                            None => super::Wakeup::Missed,
-                        },
+                        Ok(Some(notification)) => {
+                            let mut parts = notification.payload().split(' ');
+                            match (
+                                parts.next(),
+                                parts.next(),
+                                parts.next().and_then(|d| d.parse().ok()),
+                                parts.next(),
+                            ) {
+                                // This instance woke its own sockets already.
+                                (Some(instance), _, _, _) if instance == own => {
+                                    super::Wakeup::Ignored
+                                }
+                                (Some(_), Some(user), Some(device), None) => {
+                                    super::Wakeup::Device(user.to_owned(), device)
+                                }
+                                (Some(_), Some(user), Some(device), Some("removed")) => {
+                                    super::Wakeup::Removed(user.to_owned(), device)
+                                }
+                                _ => super::Wakeup::Missed,
+                            }
+                        }
                         Ok(None) => super::Wakeup::Missed,
                         Err(err) => {
                             tracing::warn!(error = %err, "listening for other instances' sends failed; retrying");

@@ -12,8 +12,9 @@ use sqlx::sqlite::{
 
 use super::shared::{self, impl_store};
 use super::{
-    BundleRow, GroupRow, InboxRow, MediaRow, NewCopy, Registered, SignedPreKeyRow, StoreError,
-    StoredCopy, SweepReport, UserRow,
+    BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoredCopy, SweepReport,
+    UserRow,
 };
 
 /// Storage in a SQLite file.
@@ -49,7 +50,16 @@ impl SqliteStore {
     async fn notify_changed(
         &self,
         _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        _users: &[String],
+        _inboxes: &[InboxOf],
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Nor of a removed device.
+    async fn notify_removed(
+        &self,
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _devices: &[InboxOf],
     ) -> Result<(), sqlx::Error> {
         Ok(())
     }
@@ -76,9 +86,11 @@ async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::E
 
 impl_store!(
     SqliteStore,
+    db = sqlx::Sqlite,
     sqlx::migrate!("../migrations/sqlite"),
     lock = "",
-    claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND id = \
-                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 ORDER BY id LIMIT 1) RETURNING id, public",
+    claim_opk = "DELETE FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2 AND id = \
+                 (SELECT id FROM one_time_prekeys WHERE user_id = $1 AND device_id = $2 ORDER BY id LIMIT 1) \
+                 RETURNING id, public",
     extra = {}
 );

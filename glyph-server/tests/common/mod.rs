@@ -275,11 +275,67 @@ pub async fn login(server: &TestServer, identity: &Identity) -> (StatusCode, Val
         .await
 }
 
+/// The device every test user logs in as unless it says otherwise.
+pub const DEVICE: u32 = 1;
+
 pub fn token_request(identity: &Identity, challenge_b64: &str) -> Value {
+    token_request_for(identity, challenge_b64, DEVICE)
+}
+
+/// A login as one device of the identity.
+pub fn token_request_for(identity: &Identity, challenge_b64: &str, device: u32) -> Value {
     let challenge = Base64::decode_vec(challenge_b64).unwrap();
     let sign_pub = identity.public().sign_pub;
     let message = [AUTH_LABEL, &challenge[..], sign_pub.as_bytes()].concat();
-    json!({"sign_pub": sign_pub.to_base64(), "challenge": challenge_b64, "signature": b64(&identity.signing().sign(&message))})
+    json!({"sign_pub": sign_pub.to_base64(), "challenge": challenge_b64,
+           "signature": b64(&identity.signing().sign(&message)), "device_id": device})
+}
+
+/// Logs `identity` in as `device`: the token.
+pub async fn login_as(server: &TestServer, identity: &Identity, device: u32) -> String {
+    let (status, challenge) = server.post("/v1/auth/challenge", None, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let request = token_request_for(identity, challenge["challenge"].as_str().unwrap(), device);
+    let (status, token) = server.post("/v1/auth/token", None, request).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    token["token"].as_str().unwrap().to_owned()
+}
+
+/// Sets up a device of a registered user: claims its id and publishes the
+/// signed list `devices` at `version`.
+pub async fn link_device(
+    server: &TestServer,
+    identity: &Identity,
+    token: &str,
+    device: u32,
+    version: u32,
+    devices: &[u32],
+) {
+    let (status, body) = server
+        .post("/v1/devices", Some(token), json!({"device_id": device}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    publish_devices(server, identity, token, version, devices).await;
+}
+
+/// Publishes a signed device list.
+pub async fn publish_devices(
+    server: &TestServer,
+    identity: &Identity,
+    token: &str,
+    version: u32,
+    devices: &[u32],
+) {
+    let list = glyph_crypto::DeviceList::sign(identity.signing(), version, devices).unwrap();
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/v1/devices",
+            Some(token),
+            Some(list.to_json_value()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 impl TestUser {
@@ -294,6 +350,14 @@ impl TestUser {
         let (status, token) = login(server, &identity).await;
         assert_eq!(status, StatusCode::OK, "{token}");
         let token: TokenResponse = serde_json::from_value(token).unwrap();
+        let (status, body) = server
+            .post(
+                "/v1/devices",
+                Some(&token.token),
+                json!({"device_id": DEVICE}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         let mut user = Self {
             identity,
             prekeys: PreKeyStore::new(),
@@ -301,7 +365,29 @@ impl TestUser {
             token: token.token,
         };
         user.upload_prekeys(server, opks).await;
+        publish_devices(server, &user.identity, &user.token, 1, &[DEVICE]).await;
         user
+    }
+
+    /// Links another device of this user (the list becomes `devices`, at
+    /// `version`): its token.
+    pub async fn link(
+        &self,
+        server: &TestServer,
+        device: u32,
+        version: u32,
+        devices: &[u32],
+    ) -> String {
+        let token = login_as(server, &self.identity, device).await;
+        link_device(server, &self.identity, &token, device, version, devices).await;
+        token
+    }
+
+    /// The inbox of another of my devices, by its token.
+    pub async fn inbox_of(&self, server: &TestServer, token: &str) -> Vec<Value> {
+        let (status, page) = server.get("/v1/messages?after=0&limit=500", token).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["messages"].as_array().unwrap().clone()
     }
 
     pub async fn upload_prekeys(&mut self, server: &TestServer, opks: u32) {
@@ -355,7 +441,7 @@ impl TestUser {
                         .unwrap()
                         .to_json_value()
                 });
-                json!({"recipient": r.user_id, "envelope": envelope.to_json_value(), "self_copy": self_copy, "group_id": group})
+                json!({"recipient": r.user_id, "device_id": DEVICE, "envelope": envelope.to_json_value(), "self_copy": self_copy, "group_id": group})
             })
             .collect();
         server
