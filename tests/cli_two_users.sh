@@ -70,9 +70,11 @@ code=${PIPESTATUS[0]}
 set -e -o pipefail
 [ "$code" -eq 0 ] || { echo "glyph failed on a closed pipe: $code" >&2; exit 1; }
 
-# Alice's second device, from the 12 words, reads her sent history.
+# Alice's second device, from the 12 words: linked beside the first, it
+# reads what is sent from now on (tests/cli_linked_devices.sh goes further).
 out=$(GLYPH_WORDS="$words" GLYPH_PROFILE="$work/alice2" "$GLYPH" restore)
 expect "Restored $alice_id" "$out"
-bob_id=$(bob whoami | awk '/^user id:/ {print $3}')
-expect "hello from the command line" "$(GLYPH_PROFILE="$work/alice2" "$GLYPH" read "$bob_id")"
+expect "Sent" "$(bob send "$alice_id" welcome, second device)"
+expect "welcome, second device" "$(GLYPH_PROFILE="$work/alice2" "$GLYPH" read)"
+expect "welcome, second device" "$(alice read)"
 echo "command-line walk-through: ok"

@@ -214,6 +214,12 @@ async fn a_restored_history_follows_the_sealed_conversation_not_the_server() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     let carol = Person::new(&server).await;
+    // Alice's second device, restored from her words.
+    let dir = tempfile::tempdir().unwrap();
+    let restored =
+        glyph_client::Client::restore(&dir.path().join("p"), PIN, &server.url, &alice.words)
+            .await
+            .unwrap();
     alice
         .client
         .send_text(&bob.id(), "for bob only")
@@ -228,11 +234,7 @@ async fn a_restored_history_follows_the_sealed_conversation_not_the_server() {
             bob.id()
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let restored =
-        glyph_client::Client::restore(&dir.path().join("p"), PIN, &server.url, &alice.words)
-            .await
-            .unwrap();
+    restored.sync().await.unwrap();
     let with_bob: Vec<String> = restored
         .history(&Conversation::Peer(bob.id()))
         .await

@@ -236,20 +236,23 @@ async fn a_replayed_first_message_is_refused_after_its_session_is_gone() {
     });
     assert_eq!(bob.read().await, ["pay 100"]);
     proxy.clear();
-    // ...while five newer sessions (five new devices of Alice's) push the
-    // one it created out of Bob's five.
-    for device in 0..5 {
-        let (client, _dir) = alice.restored_at(&server.url).await;
-        client
-            .send_text(&bob.id(), &format!("from device {device}"))
-            .await
-            .unwrap();
-    }
-    assert_eq!(bob.read().await.len(), 5);
-    // ...and hands it to Bob again, in place of a later message.
-    alice.client.send_text(&bob.id(), "marker").await.unwrap();
+    // ...while Alice replaces that device with a new one: once Bob sees
+    // her new list, he forgets the old device's session.
+    let (laptop, _dir) = alice.restored_at(&server.url).await;
+    laptop
+        .remove_device(alice.client.device_id())
+        .await
+        .unwrap();
+    bob.client.send_text(&alice.id(), "noted").await.unwrap();
+    // ...and hands the first message to Bob again, as the old device's,
+    // in place of a later message.
+    laptop.send_text(&bob.id(), "marker").await.unwrap();
     let replay = captured.lock().unwrap().clone().unwrap();
-    proxy.rewrite_inbox(move |entry| entry["payload"] = replay.clone());
+    let old_device = alice.client.device_id();
+    proxy.rewrite_inbox(move |entry| {
+        entry["payload"] = replay.clone();
+        entry["sender_device"] = json!(old_device);
+    });
     let received = bob.read_messages().await;
     assert_eq!(received.len(), 1);
     assert!(
@@ -313,9 +316,10 @@ async fn a_flipped_direction_is_refused() {
     let proxy = LyingProxy::start(&server.url).await;
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
+    let (restored, _dir) = bob.restored_at(&proxy.url).await;
     alice.client.send_text(&bob.id(), "to bob").await.unwrap();
     bob.client.send_text(&alice.id(), "from bob").await.unwrap();
-    // On Bob's new device, his own sent copy comes back as "in" and
+    // On Bob's other device, his own sent copy comes back as "in" and
     // Alice's message as "out".
     proxy.rewrite_inbox(|entry| {
         let flipped = if entry["direction"] == "in" {
@@ -325,7 +329,7 @@ async fn a_flipped_direction_is_refused() {
         };
         entry["direction"] = json!(flipped);
     });
-    let (restored, _dir) = bob.restored_at(&proxy.url).await;
+    restored.sync().await.unwrap();
     let history = restored
         .history(&Conversation::Peer(bob.id()))
         .await
@@ -433,6 +437,7 @@ async fn a_relabelled_self_copy_is_filed_by_what_was_sealed() {
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
     let carol = Person::new(&server).await;
+    let (restored, _dir) = alice.restored_at(&proxy.url).await;
     alice
         .client
         .send_text(&bob.id(), "for bob only")
@@ -440,7 +445,7 @@ async fn a_relabelled_self_copy_is_filed_by_what_was_sealed() {
         .unwrap();
     let carol_id = carol.id();
     proxy.rewrite_inbox(move |entry| entry["recipient"] = json!(carol_id));
-    let (restored, _dir) = alice.restored_at(&proxy.url).await;
+    restored.sync().await.unwrap();
     let with_bob = restored
         .history(&Conversation::Peer(bob.id()))
         .await

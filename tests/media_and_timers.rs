@@ -163,6 +163,8 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
     let server = Server::start(&["--sweep-secs", "1"]);
     let alice = Person::new(&server).await;
     let bob = Person::new(&server).await;
+    // Alice's laptop gets the self-copies of what her phone sends.
+    let (laptop, _dir) = alice.restored_at(&server.url).await;
     let with_bob = Conversation::Peer(bob.id());
     alice
         .client
@@ -192,8 +194,15 @@ async fn a_disappearing_message_is_gone_from_both_sides_after_its_time() {
     // The server deleted its copies too.
     let page = bob.client.api().inbox(0, 100).await.unwrap();
     assert_eq!(page.messages.len(), 1);
-    let page = alice.client.api().inbox(0, 100).await.unwrap();
+    let page = laptop.api().inbox(0, 100).await.unwrap();
     assert_eq!(page.messages.len(), 1);
+    let page = alice.client.api().inbox(0, 100).await.unwrap();
+    assert!(page.messages.is_empty(), "the sending device keeps no copy");
+    laptop.sync().await.unwrap();
+    assert_eq!(
+        summaries(&laptop.history(&with_bob).await.unwrap()),
+        ["this one stays"]
+    );
 
     alice.client.set_timer(&with_bob, None).await.unwrap();
     assert!(

@@ -4,8 +4,8 @@
 //! base64url and may begin with '-', so every argument that takes a user or
 //! group id accepts a leading hyphen.
 //!
-//! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 wrong PIN or
-//! no profile; 4 the server is unreachable; 5 the server refused; 6 a
+//! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 wrong PIN, no
+//! profile, or this device was removed from the account; 4 the server is unreachable; 5 the server refused; 6 a
 //! cryptographic or integrity check failed; 7 a contact's keys changed; 8
 //! refused: what the server presented is not what it claims (a message not
 //! from its sender, a group member no member announced).
@@ -59,7 +59,7 @@ pub struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 other failure, 2 bad usage, 3 wrong PIN or no profile, \
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 other failure, 2 bad usage, 3 wrong PIN, no profile or device removed, \
 4 server unreachable, 5 server refused, 6 integrity or crypto check failed, 7 a contact's keys changed, \
 8 refused: not what the server claims it is.\n\
 The PIN is read from GLYPH_PIN when set, else prompted for.";
@@ -68,8 +68,15 @@ The PIN is read from GLYPH_PIN when set, else prompted for.";
 enum Command {
     /// Create an account: shows your 12 recovery words once.
     Init,
-    /// Restore an account from its 12 words (read from GLYPH_WORDS or stdin).
+    /// Set up this computer for your account from its 12 words (read from
+    /// GLYPH_WORDS or stdin): it is linked as one more device, and your
+    /// other devices keep working.
     Restore,
+    /// This account's devices; `devices remove ID` removes a lost one.
+    Devices {
+        #[command(subcommand)]
+        action: Option<DevicesAction>,
+    },
     /// Show your user id and safety code.
     Whoami,
     /// Set your handle in the server's directory.
@@ -145,6 +152,18 @@ enum Command {
     Share {
         #[command(subcommand)]
         action: ShareAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesAction {
+    /// List them (the default).
+    List,
+    /// Remove one of your other devices (a lost phone): it gets nothing
+    /// more and the server refuses it.
+    Remove {
+        /// Its id, as `glyph devices` shows it.
+        id: u32,
     },
 }
 
@@ -275,7 +294,10 @@ pub fn main_from_args() -> ExitCode {
 /// The documented exit code of an error.
 pub fn exit_code(err: &ClientError) -> u8 {
     match err {
-        ClientError::WrongPin | ClientError::EmptyPin | ClientError::NoProfile(_) => 3,
+        ClientError::WrongPin
+        | ClientError::EmptyPin
+        | ClientError::NoProfile(_)
+        | ClientError::DeviceRemoved => 3,
         ClientError::Network(_) => 4,
         ClientError::Api { .. }
         | ClientError::BadResponse(_)
@@ -316,6 +338,34 @@ fn read_pin(confirm: bool) -> Result<String, ClientError> {
         return Err(ClientError::Unsupported("the two entries differ"));
     }
     Ok(pin)
+}
+
+async fn devices(cli: &Cli, action: Option<&DevicesAction>) -> Result<(), ClientError> {
+    let client = open(cli).await?;
+    match action {
+        None | Some(DevicesAction::List) => {
+            for device in client.devices().await? {
+                let seen = device
+                    .last_seen_at
+                    .map_or_else(|| "never".to_owned(), format_time);
+                let this = if device.this_device {
+                    "  (this device)"
+                } else {
+                    ""
+                };
+                say!(
+                    "{:>10}  linked {}  last seen {seen}{this}",
+                    device.device_id,
+                    format_time(device.linked_at)
+                );
+            }
+        }
+        Some(DevicesAction::Remove { id }) => {
+            client.remove_device(*id).await?;
+            say!("Removed device {id}: it receives nothing more and the server refuses it.");
+        }
+    }
+    Ok(())
 }
 
 async fn open(cli: &Cli) -> Result<Client, ClientError> {
@@ -421,17 +471,20 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             let pin = read_pin(true)?;
             let client = Client::restore(&profile_dir(&cli)?, &pin, &server(&cli)?, &words).await?;
             say!(
-                "Restored {} (safety code {}).",
+                "Restored {} (safety code {}) as device {}.\n\
+                 Your other devices keep working; this one receives what is sent from now on.",
                 client.user_id(),
-                client.safety_code()
+                client.safety_code(),
+                client.device_id()
             );
         }
         Command::Whoami => {
             let client = open(&cli).await?;
             say!(
-                "user id:     {}\nsafety code: {}\nserver:      {}",
+                "user id:     {}\nsafety code: {}\ndevice:      {}\nserver:      {}",
                 client.user_id(),
                 client.safety_code(),
+                client.device_id(),
                 client.server()
             );
         }
@@ -442,6 +495,7 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             say!("Your handle is now @{}.", handle.to_ascii_lowercase());
         }
         Command::Contact { action } => contact(&cli, action).await?,
+        Command::Devices { action } => devices(&cli, action.as_ref()).await?,
         Command::Send { to, text, expires } => {
             let client = open(&cli).await?;
             let peer = client.resolve(to).await?;

@@ -21,6 +21,13 @@ pub enum ClientError {
         /// Extra details (e.g. a roster mismatch's members).
         details: Option<Value>,
     },
+    /// This device was removed from the account (from another of its
+    /// devices): the server refuses it. Restore from the words into a new
+    /// profile to link this computer again.
+    #[error(
+        "this device was removed from your account; to use it again, restore from your 12 words into a new profile"
+    )]
+    DeviceRemoved,
     /// The server answered something that is not the API.
     #[error("the server's answer was malformed: {0}")]
     BadResponse(String),

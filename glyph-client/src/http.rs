@@ -72,6 +72,11 @@ pub(crate) fn ensure_tls() {
 pub(crate) async fn refusal(response: reqwest::Response) -> ClientError {
     let status = response.status().as_u16();
     match response.json::<ErrorBody>().await {
+        // (A server can always refuse service; saying so changes nothing
+        // this device trusts.)
+        Ok(body) if status == 401 && body.error.code == "device_removed" => {
+            ClientError::DeviceRemoved
+        }
         Ok(body) => ClientError::Api {
             status,
             code: body.error.code,

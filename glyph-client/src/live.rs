@@ -2,7 +2,8 @@
 //! It resumes from the stored cursor, so nothing is lost or shown twice
 //! across reconnects or restarts; it reconnects with exponential backoff
 //! (1 s doubling to 30 s, reset after a good connection) and logs in again
-//! when the server closes for an expired token.
+//! when the server closes for an expired token. A device removed from the
+//! account stops with [`ClientError::DeviceRemoved`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +18,10 @@ use crate::error::ClientError;
 use crate::messaging::Message;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The server's close code for an expired token (log in again).
+const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// The server's close code for a device removed from its account.
+const CLOSE_DEVICE_REMOVED: u16 = 4003;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What happened to the live connection, for an app's status line.
@@ -46,7 +51,11 @@ impl Client {
             };
             let reason = match outcome {
                 Ok(()) => "the server closed the connection".to_owned(),
-                Err(err @ ClientError::WrongPin | err @ ClientError::CorruptStore(_)) => {
+                Err(
+                    err @ (ClientError::WrongPin
+                    | ClientError::CorruptStore(_)
+                    | ClientError::DeviceRemoved),
+                ) => {
                     return Err(err);
                 }
                 Err(err) => err.to_string(),
@@ -98,8 +107,12 @@ impl Client {
                     .await
                     .map_err(|e| ClientError::Network(e.to_string()))?,
                 Frame::Close(close) => {
-                    if close.as_ref().is_some_and(|c| u16::from(c.code) == 4001) {
-                        self.api.login().await?;
+                    match close.as_ref().map(|c| u16::from(c.code)) {
+                        Some(CLOSE_TOKEN_EXPIRED) => {
+                            self.api.login().await?;
+                        }
+                        Some(CLOSE_DEVICE_REMOVED) => return Err(ClientError::DeviceRemoved),
+                        _ => {}
                     }
                     return Ok(());
                 }

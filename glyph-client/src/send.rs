@@ -186,8 +186,12 @@ impl Client {
                         .map(|users| users.keys().cloned().collect())
                         .unwrap_or_else(|| members.clone());
                     for user in stale.iter().filter(|u| members.contains(u)) {
-                        let _guard = self.lock.acquire().await?;
-                        if let Err(err) = self.refresh_devices(user).await {
+                        let refreshed = {
+                            let _guard = self.lock.acquire().await?;
+                            self.refresh_devices(user).await
+                        };
+                        // (The lock is released first: dropping takes it.)
+                        if let Err(err) = refreshed {
                             self.drop_pending(&message).await?;
                             return Err(err);
                         }
@@ -306,6 +310,10 @@ impl Client {
                     media_path: options.media_path.clone(),
                 });
             }
+            // Sessions with devices the member's list no longer names are
+            // dropped: nothing is sent to them, and what they send opens
+            // no more.
+            sessions.retain(list.devices());
             self.vault
                 .put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
         }

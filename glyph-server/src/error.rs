@@ -213,6 +213,7 @@ pub const ERROR_CODES: &[(u16, &str, &[&str])] = &[
             "roster_mismatch",
             "device_mismatch",
             "device_taken",
+            "too_many_devices",
             "device_removed",
             "stale_device_list",
         ],
@@ -340,6 +341,9 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::NoSuchViewOnce => ApiError::NotFound("unknown_message", err.to_string()),
             StoreError::DeviceTaken(_) => ApiError::Conflict("device_taken", err.to_string(), None),
+            StoreError::TooManyDevices(_) => {
+                ApiError::Conflict("too_many_devices", err.to_string(), None)
+            }
             StoreError::DeviceRemoved(_) => {
                 ApiError::Conflict("device_removed", err.to_string(), None)
             }

@@ -141,6 +141,50 @@ async fn a_device_claims_its_own_id_once() {
             404,
             "unknown_device",
         );
+
+        // At most 16 devices being set up at once, and 16 listed.
+        for device in 3..=17 {
+            let token = login_as(&server, &alice.identity, device).await;
+            let answer = server
+                .post("/v1/devices", Some(&token), json!({"device_id": device}))
+                .await;
+            assert_eq!(
+                answer.0,
+                StatusCode::CREATED,
+                "device {device}: {}",
+                answer.1
+            );
+        }
+        let one_more = login_as(&server, &alice.identity, 18).await;
+        let refused = server
+            .post("/v1/devices", Some(&one_more), json!({"device_id": 18}))
+            .await;
+        assert_error(&refused, 409, "too_many_devices");
+        let sixteen: Vec<u32> = (1..=16).collect();
+        assert_eq!(
+            publish(&server, &alice.identity, &alice.token, 3, &sixteen)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        // (A list of 17 cannot be signed here; the server refuses it whole.)
+        let mut seventeen = DeviceList::sign(alice.identity.signing(), 4, &sixteen)
+            .unwrap()
+            .to_json_value();
+        seventeen["devices"].as_array_mut().unwrap().push(json!(17));
+        let too_long = server
+            .call(
+                Method::PUT,
+                "/v1/devices",
+                Some(&alice.token),
+                Some(seventeen),
+            )
+            .await;
+        assert_error(&too_long, 422, "bad_device_list");
+        let refused = server
+            .post("/v1/devices", Some(&one_more), json!({"device_id": 18}))
+            .await;
+        assert_error(&refused, 409, "too_many_devices");
     }
 }
 

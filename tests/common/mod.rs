@@ -30,21 +30,75 @@ pub struct Server {
     listen: String,
     data: tempfile::TempDir,
     extra: Vec<String>,
+    /// The PostgreSQL database it uses, dropped with it.
+    postgres: Option<String>,
+}
+
+/// Where tests find PostgreSQL (trust authentication), as `psql` takes it.
+const POSTGRES_HOST: &str = "127.0.0.1";
+
+fn psql(sql: &str) -> bool {
+    Command::new("psql")
+        .args(["-h", POSTGRES_HOST, "-U", "postgres", "-q", "-c", sql])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl Server {
     /// Starts a fresh server (SQLite in a temporary directory).
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, None)
+    }
+
+    fn start_with(extra: &[&str], postgres: Option<String>) -> Self {
         let data = tempfile::tempdir().unwrap();
+        let mut extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        if let Some(name) = &postgres {
+            extra.extend([
+                "--database-url".to_owned(),
+                format!("postgres://postgres@{POSTGRES_HOST}:5432/{name}"),
+            ]);
+        }
         let mut server = Self {
             child: None,
             url: String::new(),
             listen: "127.0.0.1:0".into(),
             data,
-            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            extra,
+            postgres,
         };
         server.spawn();
         server
+    }
+
+    /// A fresh server on a new PostgreSQL database, or `None` when no
+    /// PostgreSQL answers (an error when `GLYPH_REQUIRE_POSTGRES` is set, as
+    /// CI sets it).
+    pub fn start_on_postgres(extra: &[&str]) -> Option<Self> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "glyph_e2e_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        if !psql(&format!("CREATE DATABASE {name}")) {
+            assert!(
+                std::env::var_os("GLYPH_REQUIRE_POSTGRES").is_none(),
+                "PostgreSQL at {POSTGRES_HOST}:5432 is required (GLYPH_REQUIRE_POSTGRES is set) but unreachable"
+            );
+            return None;
+        }
+        Some(Self::start_with(extra, Some(name)))
+    }
+
+    /// A fresh server on each backend: SQLite, then PostgreSQL if it
+    /// answers.
+    pub fn on_each_backend(extra: &[&str]) -> Vec<(&'static str, Self)> {
+        let mut servers = vec![("sqlite", Self::start(extra))];
+        servers.extend(Self::start_on_postgres(extra).map(|s| ("postgres", s)));
+        servers
     }
 
     fn spawn(&mut self) {
@@ -113,6 +167,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Some(name) = &self.postgres {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
     }
 }
 

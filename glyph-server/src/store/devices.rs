@@ -8,6 +8,27 @@ macro_rules! devices_methods {
     ($store:ty, $lock:literal) => {
         impl $store {
             pub(super) async fn claim_device(&self, user_id: &str, device_id: u32, now: i64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                let found = sqlx::query(concat!("SELECT user_id FROM users WHERE user_id = $1", $lock))
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_none() {
+                    return Err(StoreError::UnknownUser(user_id.to_owned()));
+                }
+                // At most MAX_DEVICES listed, and as many being set up.
+                let (listed, pending): (i64, i64) = sqlx::query_as(
+                    "SELECT COALESCE(SUM(CASE WHEN listed THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN listed THEN 0 ELSE 1 END), 0) \
+                     FROM devices WHERE user_id = $1 AND removed_at IS NULL",
+                )
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let max = i64::try_from(glyph_crypto::MAX_DEVICES).unwrap_or(i64::MAX);
+                if listed >= max || pending >= max {
+                    return Err(StoreError::TooManyDevices(glyph_crypto::MAX_DEVICES));
+                }
                 // A removed device's row stays: its id stays taken.
                 let claimed = sqlx::query(
                     "INSERT INTO devices (user_id, device_id, listed, inbox_seq, created_at) VALUES ($1, $2, FALSE, 0, $3) \
@@ -16,10 +37,14 @@ macro_rules! devices_methods {
                 .bind(user_id)
                 .bind(i64::from(device_id))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
-                if claimed == 1 { Ok(()) } else { Err(StoreError::DeviceTaken(device_id)) }
+                if claimed != 1 {
+                    return Err(StoreError::DeviceTaken(device_id));
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             pub(super) async fn publish_device_list(

@@ -45,6 +45,10 @@ pub enum StoreError {
     /// The device id is claimed already (by another device of the user).
     #[error("device {0} is taken")]
     DeviceTaken(u32),
+    /// The user has as many devices (listed, or being set up) as a list
+    /// may name.
+    #[error("an account has at most {0} devices (and as many being set up); remove one first")]
+    TooManyDevices(usize),
     /// A list names a device that an earlier list removed.
     #[error("device {0} was removed from this account; link it again under a new id")]
     DeviceRemoved(u32),
