@@ -849,3 +849,44 @@ async fn the_command_line_shows_a_forged_message_as_refused_and_exits_8() {
     let history = glyph(&["read", &alice.id()]);
     assert!(String::from_utf8_lossy(&history.stdout).contains("[refused:"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_sending_device_is_a_hint_that_costs_nothing() {
+    let server = Server::start(&[]);
+    let proxy = LyingProxy::start(&server.url).await;
+    let alice = Person::new(&server).await;
+    let bob = Person::new_at(&proxy.url).await;
+    alice.client.send_text(&bob.id(), "first").await.unwrap();
+    assert_eq!(bob.read().await, ["first"]);
+    // Alice's laptop writes to Bob on a session of its own.
+    let (laptop, _dir) = alice.restored_at(&server.url).await;
+    laptop.send_text(&bob.id(), "from the laptop").await.unwrap();
+    assert_eq!(bob.read().await, ["from the laptop"]);
+
+    // The server swaps the two devices in every entry: each message is
+    // tried on the other device's sessions first, and still opens.
+    let (phone_device, laptop_device) = (alice.client.device_id(), laptop.device_id());
+    proxy.rewrite_inbox(move |entry| {
+        let swapped = if entry["sender_device"] == json!(phone_device) {
+            laptop_device
+        } else {
+            phone_device
+        };
+        entry["sender_device"] = json!(swapped);
+    });
+    alice.client.send_text(&bob.id(), "phone again").await.unwrap();
+    laptop.send_text(&bob.id(), "laptop again").await.unwrap();
+    let received = bob.read_messages().await;
+    assert_eq!(summaries(&received), ["phone again", "laptop again"]);
+    assert!(received.iter().all(|m| m.warning.is_none()), "{received:?}");
+
+    // A device Alice never listed: the message opens on its session, and
+    // the lie is pointed out.
+    proxy.clear();
+    proxy.rewrite_inbox(|entry| entry["sender_device"] = json!(77));
+    alice.client.send_text(&bob.id(), "and once more").await.unwrap();
+    let received = bob.read_messages().await;
+    assert_eq!(summaries(&received), ["and once more"]);
+    let warning = received[0].warning.clone().unwrap_or_default();
+    assert!(warning.contains("not in the sender's signed device list"), "{warning}");
+}

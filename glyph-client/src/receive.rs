@@ -17,7 +17,7 @@
 //!   filed by the sealed values and carries a warning.
 
 use glyph_api::{Direction, InboxMessage};
-use glyph_crypto::{EnvelopeV2, SealedEnvelope, X3dhHeader};
+use glyph_crypto::{DeviceSessions, EnvelopeV2, SealedEnvelope, X3dhHeader};
 use serde_json::Value;
 
 use crate::client::{Client, records};
@@ -179,16 +179,17 @@ impl Client {
                     }
                     None => None,
                 };
-                // The sending device only chooses the sessions to try.
+                // The sending device is the server's hint: it chooses the
+                // sessions tried first (and where a new one is kept).
                 let mut sessions = self.sessions(&entry.sender).await?;
                 let mut prekeys = self.prekeys().await?;
-                let plaintext = zeroize::Zeroizing::new(
-                    device_sessions(&mut sessions, entry.sender_device).decrypt(
-                        &self.identity,
-                        &mut prekeys,
-                        &envelope,
-                    )?,
-                );
+                let plaintext = zeroize::Zeroizing::new(decrypt_from_any_device(
+                    &mut sessions,
+                    entry.sender_device,
+                    &self.identity,
+                    &mut prekeys,
+                    &envelope,
+                )?);
                 if envelope.x3dh.is_some() {
                     self.vault
                         .put(batch, records::PREKEYS, &prekeys.to_bytes())?;
@@ -388,6 +389,44 @@ impl Client {
             }
             Err(err) => Some(format!("the sender's device list was refused: {err}")),
         }
+    }
+}
+
+/// Decrypts a message from one of a peer's devices. A first message seen
+/// before goes to the session it created; otherwise the sessions of
+/// `hinted` (the device the server names) are tried first, then, for a
+/// message on an existing session, the peer's other devices' (a failed
+/// attempt changes nothing): a wrong hint costs a few attempts, not the
+/// message. A new session is kept under the hinted device.
+fn decrypt_from_any_device(
+    sessions: &mut DeviceSessions,
+    hinted: u32,
+    me: &glyph_crypto::Identity,
+    prekeys: &mut glyph_crypto::PreKeyStore,
+    envelope: &EnvelopeV2,
+) -> Result<Vec<u8>, glyph_crypto::Error> {
+    if let Some(header) = &envelope.x3dh {
+        // A first message seen before belongs to the device whose session
+        // it created, whatever the hint says.
+        let known = sessions
+            .devices()
+            .find(|d| sessions.device(*d).is_some_and(|s| s.has_session_from(header)));
+        if let Some(device) = known {
+            return sessions.device_mut(device).decrypt(me, prekeys, envelope);
+        }
+    }
+    let first_try = device_sessions(sessions, hinted).decrypt(me, prekeys, envelope);
+    match first_try {
+        Err(err) if envelope.x3dh.is_none() && err != glyph_crypto::Error::Duplicate => {
+            let others: Vec<u32> = sessions.devices().filter(|d| *d != hinted).collect();
+            for device in others {
+                if let Ok(plaintext) = sessions.device_mut(device).decrypt(me, prekeys, envelope) {
+                    return Ok(plaintext);
+                }
+            }
+            Err(err)
+        }
+        other => other,
     }
 }
 

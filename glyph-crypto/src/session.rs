@@ -359,6 +359,12 @@ impl PeerSessions {
             .encrypt(plaintext)
     }
 
+    /// Whether one of these sessions was created by this X3DH header (a
+    /// first message seen before).
+    pub fn has_session_from(&self, header: &X3dhHeader) -> bool {
+        self.sessions.iter().any(|s| s.was_created_by(header))
+    }
+
     /// Decrypts a message from this peer, choosing or creating the session
     /// as the spec says. Returns the plaintext; on failure nothing changes.
     pub fn decrypt(
