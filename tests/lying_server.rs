@@ -860,7 +860,10 @@ async fn a_wrong_sending_device_is_a_hint_that_costs_nothing() {
     assert_eq!(bob.read().await, ["first"]);
     // Alice's laptop writes to Bob on a session of its own.
     let (laptop, _dir) = alice.restored_at(&server.url).await;
-    laptop.send_text(&bob.id(), "from the laptop").await.unwrap();
+    laptop
+        .send_text(&bob.id(), "from the laptop")
+        .await
+        .unwrap();
     assert_eq!(bob.read().await, ["from the laptop"]);
 
     // The server swaps the two devices in every entry: each message is
@@ -874,7 +877,11 @@ async fn a_wrong_sending_device_is_a_hint_that_costs_nothing() {
         };
         entry["sender_device"] = json!(swapped);
     });
-    alice.client.send_text(&bob.id(), "phone again").await.unwrap();
+    alice
+        .client
+        .send_text(&bob.id(), "phone again")
+        .await
+        .unwrap();
     laptop.send_text(&bob.id(), "laptop again").await.unwrap();
     let received = bob.read_messages().await;
     assert_eq!(summaries(&received), ["phone again", "laptop again"]);
@@ -884,9 +891,16 @@ async fn a_wrong_sending_device_is_a_hint_that_costs_nothing() {
     // the lie is pointed out.
     proxy.clear();
     proxy.rewrite_inbox(|entry| entry["sender_device"] = json!(77));
-    alice.client.send_text(&bob.id(), "and once more").await.unwrap();
+    alice
+        .client
+        .send_text(&bob.id(), "and once more")
+        .await
+        .unwrap();
     let received = bob.read_messages().await;
     assert_eq!(summaries(&received), ["and once more"]);
     let warning = received[0].warning.clone().unwrap_or_default();
-    assert!(warning.contains("not in the sender's signed device list"), "{warning}");
+    assert!(
+        warning.contains("not in the sender's signed device list"),
+        "{warning}"
+    );
 }

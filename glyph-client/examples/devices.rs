@@ -82,7 +82,12 @@ async fn main() -> Result<(), ClientError> {
             times.push(started.elapsed());
         }
     }
-    report("text to a contact, sessions established", &mut one, &mut three, "three devices");
+    report(
+        "text to a contact, sessions established",
+        &mut one,
+        &mut three,
+        "three devices",
+    );
 
     // Two groups of MEMBERS: one device each, and two devices each.
     let mut group_of_ones = Vec::new();

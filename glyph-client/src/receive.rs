@@ -408,9 +408,11 @@ fn decrypt_from_any_device(
     if let Some(header) = &envelope.x3dh {
         // A first message seen before belongs to the device whose session
         // it created, whatever the hint says.
-        let known = sessions
-            .devices()
-            .find(|d| sessions.device(*d).is_some_and(|s| s.has_session_from(header)));
+        let known = sessions.devices().find(|d| {
+            sessions
+                .device(*d)
+                .is_some_and(|s| s.has_session_from(header))
+        });
         if let Some(device) = known {
             return sessions.device_mut(device).decrypt(me, prekeys, envelope);
         }

@@ -9,8 +9,7 @@ use chacha20poly1305::aead::{AeadInOut, KeyInit, inout::InOutBuf};
 
 use crate::error::Error;
 
-/// Length of the authentication tag appended by both AEADs.
-pub const TAG_LEN: usize = 16;
+pub use crate::spec::TAG_LEN;
 
 /// Encrypts `plaintext` into a fresh buffer of `plaintext.len() + 16` bytes,
 /// reading the input once and writing the output once (no staging copy).

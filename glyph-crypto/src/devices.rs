@@ -14,11 +14,7 @@ use crate::keys::{SIGNATURE_LEN, SigningKeyPair, SigningPublicKey};
 use crate::random::random_array;
 use crate::x3dh::PreKeyBundle;
 
-/// Most devices a user may have.
-pub const MAX_DEVICES: usize = 16;
-
-/// The domain-separation label of a device list's signature.
-pub const DEVICES_LABEL: &[u8] = b"glyph/devices/v1";
+pub use crate::spec::{DEVICES_LABEL, MAX_DEVICES};
 
 /// A fresh device id: a random `u32` in `1..=u32::MAX`, from the OS.
 pub fn generate_device_id() -> Result<u32, Error> {

@@ -14,10 +14,9 @@ use crate::kdf::hkdf;
 use crate::keys::{DhKeyPair, DhPublicKey, SigningKeyPair, SigningPublicKey};
 use crate::random::random_array;
 
-/// Number of words in a Glyph mnemonic (128 bits of entropy).
-pub const MNEMONIC_WORDS: usize = 12;
+pub use crate::spec::MNEMONIC_WORDS;
 
-const IDENTITY_SALT: &[u8] = b"glyph/identity/v1";
+use crate::spec::{IDENTITY_DH_INFO, IDENTITY_SALT, IDENTITY_SIGNING_INFO, SAFETY_CODE_BYTES};
 
 /// Twelve recovery words in canonical form (lowercase, single spaces).
 ///
@@ -135,8 +134,8 @@ impl Identity {
 
     /// Derives both keys from the seed with HKDF (spec section 1).
     pub fn from_seed(seed: &Seed) -> Result<Self, Error> {
-        let sign_sk = hkdf::<32>(seed.as_bytes(), IDENTITY_SALT, b"ed25519")?;
-        let dh_sk = hkdf::<32>(seed.as_bytes(), IDENTITY_SALT, b"x25519")?;
+        let sign_sk = hkdf::<32>(seed.as_bytes(), IDENTITY_SALT, IDENTITY_SIGNING_INFO)?;
+        let dh_sk = hkdf::<32>(seed.as_bytes(), IDENTITY_SALT, IDENTITY_DH_INFO)?;
         Ok(Self::from_secret_keys(&sign_sk, &dh_sk))
     }
 
@@ -226,7 +225,10 @@ impl PublicIdentity {
     /// `xxxx · xxxx · xxxx`.
     pub fn fingerprint(&self) -> String {
         let digest = Sha256::digest(self.sign_pub.as_bytes());
-        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest[..SAFETY_CODE_BYTES]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!("{} · {} · {}", &hex[0..4], &hex[4..8], &hex[8..12])
     }
 }

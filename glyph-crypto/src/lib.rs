@@ -1,5 +1,8 @@
-//! Glyph's end-to-end encryption, to the letter of the Glyph wire protocol
-//! (`PROTOCOL.md`; explained in `docs/protocol.md`).
+//! Glyph's end-to-end encryption, to the letter of the Glyph wire protocol,
+//! **version 1, revision 2026-11-30** ([`SPEC_VERSION`]; the normative text
+//! is `PROTOCOL.md` at the repository's root, explained in
+//! `docs/protocol.md`). Every label and fixed number it names is in
+//! [`spec`], checked against the spec's own table by `tests/spec.rs`.
 //!
 //! Pure and synchronous: no I/O, no async runtime, no database. Randomness
 //! comes from the operating system. Every primitive comes from an audited
@@ -62,7 +65,11 @@ mod safety;
 mod seal;
 mod session;
 mod share;
+pub mod spec;
 mod state_codec;
+
+/// The version and revision of the wire protocol this crate implements.
+pub const SPEC_VERSION: &str = "1 (revision 2026-11-30)";
 mod x3dh;
 
 #[cfg(feature = "vectors")]

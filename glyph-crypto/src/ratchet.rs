@@ -17,12 +17,8 @@ use crate::keys::{DhKeyPair, DhPublicKey};
 use crate::state_codec::{StateReader, StateWriter};
 use crate::x3dh::AD_LEN;
 
-/// Most message keys one message may make a chain skip.
-pub const MAX_SKIP: u32 = 1000;
-/// Most skipped message keys a session stores; more evict the oldest.
-pub const MAX_STORED_SKIPPED: usize = 2000;
-/// Length of a ratchet header: `dh_pub(32) || u32be(pn) || u32be(n)`.
-pub const RATCHET_HEADER_LEN: usize = 40;
+pub use crate::spec::{MAX_SKIP, MAX_STORED_SKIPPED, RATCHET_HEADER_LEN};
+use crate::spec::{RATCHET_MK_LABEL, RATCHET_RK_LABEL};
 
 type Key = Zeroizing<[u8; 32]>;
 
@@ -66,7 +62,7 @@ impl RatchetHeader {
 
 /// `KDF_RK(rk, dh_out)`: the next root key and a new chain key.
 fn kdf_rk(rk: &[u8; 32], dh_out: &[u8; 32]) -> Result<(Key, Key), Error> {
-    let okm = hkdf::<64>(dh_out, rk, b"glyph/ratchet/rk/v1")?;
+    let okm = hkdf::<64>(dh_out, rk, RATCHET_RK_LABEL)?;
     let (mut root, mut chain) = (Key::default(), Key::default());
     root.copy_from_slice(&okm[..32]);
     chain.copy_from_slice(&okm[32..]);
@@ -82,7 +78,7 @@ fn kdf_ck(ck: &[u8; 32]) -> Result<(Key, Key), Error> {
 
 /// The AEAD key and nonce of one message key.
 fn message_keys(mk: &[u8; 32]) -> Result<(Key, [u8; 24]), Error> {
-    let okm = hkdf_zero_salt::<56>(mk, b"glyph/ratchet/mk/v1")?;
+    let okm = hkdf_zero_salt::<56>(mk, RATCHET_MK_LABEL)?;
     let mut key = Key::default();
     key.copy_from_slice(&okm[..32]);
     let mut nonce = [0u8; 24];

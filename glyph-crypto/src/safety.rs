@@ -4,10 +4,7 @@ use sha2::{Digest, Sha512};
 
 use crate::identity::PublicIdentity;
 
-const SAFETY_LABEL: &[u8] = b"glyph/safety/v1";
-/// Total SHA-512 iterations per user: one initial hash and 5199 more.
-const ITERATIONS: usize = 5200;
-
+use crate::spec::{SAFETY_ITERATIONS as ITERATIONS, SAFETY_LABEL};
 /// The safety number of a pair of users: 60 digits, the same whichever side
 /// computes it. Equal numbers mean both sides see the same four keys.
 pub fn safety_number(a: &PublicIdentity, b: &PublicIdentity) -> String {

@@ -10,7 +10,7 @@ use crate::kdf::hkdf;
 use crate::keys::{DhKeyPair, DhPublicKey, SIGNATURE_LEN, SigningKeyPair, SigningPublicKey};
 use crate::random::random_array;
 
-const SEAL_LABEL: &[u8] = b"glyph/seal/v1";
+use crate::spec::SEAL_LABEL;
 
 /// A v1 sealed envelope as it travels:
 /// `{"v":1,"from":b64,"eph":b64,"nonce":b64,"ct":b64,"sig":b64}`.

@@ -13,8 +13,7 @@ use crate::ratchet::Ratchet;
 use crate::state_codec::{StateReader, StateWriter};
 use crate::x3dh::{self, AD_LEN, PreKeyBundle, PreKeyStore, X3dhHeader};
 
-/// Most sessions kept per peer (spec section 3).
-pub const MAX_SESSIONS_PER_PEER: usize = 5;
+pub use crate::spec::MAX_SESSIONS_PER_PEER;
 
 const SESSION_MAGIC: &[u8; 4] = b"GLSS";
 const SESSION_VERSION: u8 = 1;

@@ -12,10 +12,7 @@ use crate::encoding::{b64url, b64url_decode, to_array};
 use crate::error::{DecodeError, Error};
 use crate::random::random_array;
 
-/// Length of the IV that prefixes a share blob.
-pub const SHARE_IV_LEN: usize = 12;
-/// Fewest characters a share code may have (over 64 bits).
-pub const SHARE_CODE_MIN_LEN: usize = 11;
+pub use crate::spec::{SHARE_CODE_MIN_LEN, SHARE_IV_LEN};
 /// Length of the codes [`generate_share_code`] makes (about 95 bits).
 pub const SHARE_CODE_LEN: usize = 16;
 

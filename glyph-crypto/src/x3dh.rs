@@ -18,10 +18,8 @@ use crate::kdf::hkdf;
 use crate::keys::{DhKeyPair, DhPublicKey, SIGNATURE_LEN, SigningPublicKey};
 use crate::state_codec::{StateReader, StateWriter};
 
-const SPK_LABEL: &[u8] = b"glyph/spk/v1";
-const X3DH_LABEL: &[u8] = b"glyph/x3dh/v1";
-/// Length of the associated data: both users' two public keys.
-pub const AD_LEN: usize = 128;
+pub use crate::spec::AD_LEN;
+use crate::spec::{SPK_LABEL, X3DH_LABEL};
 
 /// `"glyph/spk/v1" || u32be(spk_id) || spk_pub`, what the SPK signature covers.
 fn spk_signed_bytes(id: u32, public: &DhPublicKey) -> Vec<u8> {

@@ -356,7 +356,7 @@ fn peer_sessions_route_by_header_then_by_recency() {
 
     at_alice.initiate(&alice.id, &bob.bundle(true)).unwrap();
     let first = at_alice.encrypt(b"old device").unwrap();
-    let header = first.x3dh.clone().unwrap();
+    let header = first.x3dh.unwrap();
     assert!(!at_bob.has_session_from(&header));
     assert_eq!(
         at_bob.decrypt(&bob.id, &mut bob.prekeys, &first).unwrap(),
