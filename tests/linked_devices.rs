@@ -48,6 +48,7 @@ impl Device {
         let client = Client::restore(&dir.path().join("p"), PIN, url, words)
             .await
             .unwrap();
+        client.set_receipts(false).await.unwrap();
         Self {
             client: Arc::new(client),
             _dir: dir,
@@ -69,7 +70,12 @@ impl Device {
 fn texts(messages: &[glyph_client::Message]) -> Vec<String> {
     messages
         .iter()
-        .filter(|m| !matches!(m.content, Content::Group(_) | Content::Notice { .. }))
+        .filter(|m| {
+            !matches!(
+                m.content,
+                Content::Group(_) | Content::Notice { .. } | Content::Receipt { .. }
+            )
+        })
         .map(|m| m.content.summary())
         .collect()
 }

@@ -34,6 +34,8 @@ pub(crate) mod records {
     pub(crate) const OUTBOX: &str = "outbox";
     /// View-once views not yet reported to the server.
     pub(crate) const PENDING_VIEWS: &str = "pending-views";
+    /// Whether this profile sends receipts (absent: on).
+    pub(crate) const RECEIPTS: &str = "receipts";
     pub(crate) fn sessions(peer: &str) -> String {
         format!("sessions:{peer}")
     }
@@ -82,6 +84,9 @@ pub struct Client {
     pub(crate) identity: Arc<Identity>,
     pub(crate) user_id: String,
     pub(crate) lock: ProfileLock,
+    /// Client ids of the sends running in this process: re-posting the
+    /// outbox leaves them to their own retries.
+    pub(crate) in_flight: crate::send::InFlight,
 }
 
 impl std::fmt::Debug for Client {
@@ -170,6 +175,7 @@ impl Client {
             identity,
             user_id: record.user_id,
             lock: ProfileLock::new(profile)?,
+            in_flight: Default::default(),
         };
         client.finish_linking().await?;
         Ok(client)
@@ -220,6 +226,7 @@ impl Client {
             identity,
             user_id: account.user_id,
             lock: ProfileLock::new(profile)?,
+            in_flight: Default::default(),
         };
         client.finish_linking().await?;
         Ok(client)

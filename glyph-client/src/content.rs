@@ -1,8 +1,11 @@
 //! What travels inside sealed envelopes (spec section 5): UTF-8 JSON,
-//! `{"type":"text","body":...}`, the media descriptor, or a type of our own
-//! (`group`, the sealed roster announcement). Unknown fields are ignored and
-//! unknown types kept as [`Content::Unknown`]. Two local-only kinds record
-//! what happened on this device.
+//! `{"type":"text","body":...}`, the media descriptor, the optional types
+//! that refer to an earlier message by its sealed `id` (`receipt`,
+//! `reaction`, `edit`, `delete`: "annotations", applied to their target
+//! rather than shown as messages), or a type of our own (`group`, the
+//! sealed roster announcement). Unknown fields are ignored and unknown
+//! types kept as [`Content::Unknown`]. Local-only kinds record what
+//! happened on this device.
 //!
 //! Every content object also carries, under the seal, the fields a reader
 //! checks the server's routing against ([`Sealed`]): its `id`, the
@@ -64,6 +67,16 @@ pub struct GroupUpdate {
     pub removed: Vec<String>,
 }
 
+/// What a receipt says of the messages it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// They reached a device of the recipient.
+    Delivered,
+    /// The recipient has seen them.
+    Read,
+}
+
 /// A message's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -77,6 +90,37 @@ pub enum Content {
     Media(MediaDescriptor),
     /// A group's roster or name changed (sealed by the member who changed it).
     Group(GroupUpdate),
+    /// Annotation: these messages of mine were delivered to, or read by,
+    /// the receipt's sender.
+    Receipt {
+        /// Delivered or read.
+        kind: ReceiptKind,
+        /// The sealed ids of the messages.
+        ids: Vec<String>,
+    },
+    /// Annotation: the sender's reaction to a message of the conversation
+    /// (an empty emoji takes it back).
+    Reaction {
+        /// The message's sealed id.
+        target: String,
+        /// The reaction.
+        emoji: String,
+    },
+    /// Annotation: the sender's new text for one of their own messages.
+    Edit {
+        /// The message's sealed id.
+        target: String,
+        /// The new text.
+        body: String,
+    },
+    /// Annotation: the sender deleted one of their own messages for
+    /// everyone.
+    Delete {
+        /// The message's sealed id.
+        target: String,
+    },
+    /// Local only: a message its sender deleted for everyone.
+    Deleted,
     /// Local only: a view-once file that was viewed; its key is forgotten.
     Viewed {
         /// The file's name.
@@ -125,10 +169,59 @@ impl Content {
             Content::Undecryptable { reason } => format!("[could not decrypt: {reason}]"),
             Content::Refused { reason } => format!("[refused: {reason}]"),
             Content::Notice { text } => format!("[{text}]"),
+            Content::Receipt { kind, ids } => format!(
+                "[{} {} message{}]",
+                match kind {
+                    ReceiptKind::Delivered => "received",
+                    ReceiptKind::Read => "read",
+                },
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" }
+            ),
+            Content::Reaction { emoji, .. } if emoji.is_empty() => "[took a reaction back]".into(),
+            Content::Reaction { emoji, .. } => format!("[reacted {emoji}]"),
+            Content::Edit { body, .. } => format!("[edited: {body}]"),
+            Content::Delete { .. } => "[deleted a message]".into(),
+            Content::Deleted => "[deleted]".into(),
             Content::Unknown => "[a message of a type this version does not know]".into(),
         }
     }
+
+    /// Whether this content refers to another message (receipt, reaction,
+    /// edit, delete) instead of being one: it is applied to its target, not
+    /// kept in the history.
+    pub fn is_annotation(&self) -> bool {
+        matches!(
+            self,
+            Content::Receipt { .. }
+                | Content::Reaction { .. }
+                | Content::Edit { .. }
+                | Content::Delete { .. }
+        )
+    }
+
+    /// Checks an annotation's fields as they arrived: ids of 1 to 64
+    /// characters, at most [`MAX_RECEIPT_IDS`] in a receipt, a reaction of
+    /// at most [`MAX_REACTION_CHARS`] characters.
+    pub(crate) fn well_formed(&self) -> bool {
+        let id_ok = |id: &String| (1..=MAX_ID_LEN).contains(&id.chars().count());
+        match self {
+            Content::Receipt { ids, .. } => {
+                !ids.is_empty() && ids.len() <= MAX_RECEIPT_IDS && ids.iter().all(id_ok)
+            }
+            Content::Reaction { target, emoji } => {
+                id_ok(target) && emoji.chars().count() <= MAX_REACTION_CHARS
+            }
+            Content::Edit { target, .. } | Content::Delete { target } => id_ok(target),
+            _ => true,
+        }
+    }
 }
+
+/// Most message ids one receipt names.
+pub const MAX_RECEIPT_IDS: usize = 1000;
+/// Longest reaction, in characters (an emoji with its modifiers, or a word).
+pub const MAX_REACTION_CHARS: usize = 16;
 
 impl GroupUpdate {
     fn summary(&self) -> String {
@@ -199,7 +292,7 @@ impl Sealed {
         };
         let content = serde_json::from_value(Value::Object(object.clone()))
             .ok()
-            .filter(|content| !is_local_only(content))
+            .filter(|content: &Content| !is_local_only(content) && content.well_formed())
             .unwrap_or(Content::Unknown);
         let id = object
             .get("id")
@@ -231,6 +324,7 @@ fn is_local_only(content: &Content) -> bool {
             | Content::Undecryptable { .. }
             | Content::Refused { .. }
             | Content::Notice { .. }
+            | Content::Deleted
     )
 }
 
@@ -302,11 +396,53 @@ mod tests {
     }
 
     #[test]
+    fn annotations_follow_the_spec_and_malformed_ones_are_unknown() {
+        assert_eq!(
+            content(br#"{"type":"receipt","kind":"read","ids":["a","b"]}"#),
+            Content::Receipt {
+                kind: ReceiptKind::Read,
+                ids: vec!["a".into(), "b".into()]
+            }
+        );
+        assert_eq!(
+            content(br#"{"type":"reaction","target":"a","emoji":""}"#),
+            Content::Reaction {
+                target: "a".into(),
+                emoji: "".into()
+            }
+        );
+        assert!(content(br#"{"type":"edit","target":"a","body":"new"}"#).is_annotation());
+        assert!(content(br#"{"type":"delete","target":"a"}"#).is_annotation());
+        let too_many = format!(
+            r#"{{"type":"receipt","kind":"read","ids":[{}]}}"#,
+            vec![r#""x""#; MAX_RECEIPT_IDS + 1].join(",")
+        );
+        let long_target = format!(r#"{{"type":"delete","target":"{}"}}"#, "x".repeat(65));
+        for bytes in [
+            &br#"{"type":"receipt","kind":"seen","ids":["a"]}"#[..],
+            br#"{"type":"receipt","kind":"read","ids":[]}"#,
+            too_many.as_bytes(),
+            br#"{"type":"reaction","target":"","emoji":"x"}"#,
+            br#"{"type":"reaction","target":"a","emoji":"xxxxxxxxxxxxxxxxx"}"#,
+            long_target.as_bytes(),
+            br#"{"type":"edit","target":"a"}"#,
+        ] {
+            assert_eq!(
+                content(bytes),
+                Content::Unknown,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
     fn a_peer_cannot_send_local_only_kinds() {
         for bytes in [
             &br#"{"type":"refused","reason":"x"}"#[..],
             br#"{"type":"undecryptable","reason":"x"}"#,
             br#"{"type":"viewed","name":"a","mime":"b"}"#,
+            br#"{"type":"deleted"}"#,
         ] {
             assert_eq!(content(bytes), Content::Unknown);
         }

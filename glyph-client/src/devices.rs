@@ -116,6 +116,7 @@ impl Client {
                 },
                 delivery: Delivery::Received,
                 warning: None,
+                annotations: Default::default(),
             };
             self.stage_message(batch, &notice)?;
         }

@@ -99,6 +99,11 @@ pub enum ClientError {
     /// A media message was viewed once already and is gone.
     #[error("this view-once media was already viewed")]
     AlreadyViewed,
+    /// What the caller asked for is malformed or out of bounds (a timer of
+    /// 0 s, an empty message, a PIN too short): the message says what and
+    /// how to fix it.
+    #[error("{0}")]
+    Invalid(String),
     /// The message is not what the operation needs (e.g. not media).
     #[error("{0}")]
     Unsupported(&'static str),

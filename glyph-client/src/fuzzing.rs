@@ -105,6 +105,7 @@ async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
         identity: me,
         user_id,
         lock: ProfileLock::new(dir)?,
+        in_flight: Default::default(),
     })
 }
 

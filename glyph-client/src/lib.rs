@@ -13,6 +13,7 @@
 //! cryptography is `glyph-crypto`'s.
 #![forbid(unsafe_code)]
 
+mod annotations;
 mod client;
 mod contacts;
 mod content;
@@ -40,14 +41,16 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 
 pub use client::{Client, vault_path};
 pub use contacts::{Contact, KeyCheck};
-pub use content::{Content, GroupUpdate, MediaDescriptor};
+pub use content::{
+    Content, GroupUpdate, MAX_REACTION_CHARS, MAX_RECEIPT_IDS, MediaDescriptor, ReceiptKind,
+};
 pub use devices::DeviceEntry;
 pub use error::{ClientError, Refusal};
 pub use glyph_crypto::{Identity, Mnemonic, PublicIdentity, safety_number};
 pub use http::{Api, Progress};
 pub use live::LiveEvent;
 pub use media::MAX_FILE_BYTES;
-pub use messaging::{Conversation, Delivery, Message, SendOptions};
+pub use messaging::{Annotations, Conversation, Delivery, Message, SendOptions};
 pub use share::{MAX_SHARE_BYTES, create_share, open_share};
 
 /// The user id of a signing key: its unpadded base64url (as the server

@@ -94,6 +94,7 @@ impl Client {
                     Ok(PushFrame::Message { message }) => {
                         if let Some(message) = self.receive(*message).await? {
                             on_message(&message);
+                            self.acknowledge(std::slice::from_ref(&message)).await;
                         }
                     }
                     Ok(PushFrame::CaughtUp { .. }) => {

@@ -2,10 +2,12 @@
 //! ([`Conversation`]), and reading the history back. Sending is in
 //! `send`, receiving in `receive`, rosters in `groups`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
-use crate::content::Content;
+use crate::content::{Content, ReceiptKind};
 use crate::error::ClientError;
 use crate::http::now;
 
@@ -25,6 +27,12 @@ impl Conversation {
             Conversation::Peer(id) => format!("peer:{id}"),
             Conversation::Group(id) => format!("group:{id}"),
         }
+    }
+
+    /// Where a conversation's annotations are kept (never listed as
+    /// history; stored so that each is applied once).
+    pub(crate) fn annotations_key(&self) -> String {
+        format!("annotations:{}", self.key())
     }
 }
 
@@ -73,6 +81,30 @@ pub struct Message {
     /// it. In plain words, for people.
     #[serde(default)]
     pub warning: Option<String>,
+    /// What later messages said about this one: reactions, receipts, an
+    /// edit, whether I have read it.
+    #[serde(default)]
+    pub annotations: Annotations,
+}
+
+/// What later messages said about a message (spec section 5's receipts,
+/// reactions and edits), and whether this device has shown it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotations {
+    /// Each person's reaction (user id: emoji).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, String>,
+    /// For a message I sent: how far it got with each recipient (user id:
+    /// delivered or read).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub receipts: BTreeMap<String, ReceiptKind>,
+    /// When its sender last edited it (the content is the new text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// For a message I received: I have seen it (a read receipt went out,
+    /// if receipts are on).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read: bool,
 }
 
 /// How to send.
@@ -159,9 +191,14 @@ impl Client {
         batch: &mut crate::vault::Batch,
         message: &Message,
     ) -> Result<(), ClientError> {
+        let conversation = if message.content.is_annotation() {
+            message.conversation.annotations_key()
+        } else {
+            message.conversation.key()
+        };
         self.vault.insert_message(
             batch,
-            &message.conversation.key(),
+            &conversation,
             &dedup_key(&message.sender, &message.client_id),
             message.sent_at,
             message.expires_at,

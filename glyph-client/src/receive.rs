@@ -69,7 +69,10 @@ impl From<ClientError> for Unopened {
 
 impl Client {
     /// Fetches and processes everything new in my inbox (and sends what
-    /// waits in the outbox). Returns the new messages, oldest first.
+    /// waits in the outbox). Returns the new messages, oldest first: an
+    /// annotation (receipt, reaction, edit, delete) comes back with the
+    /// local id of the message it changed, which is changed already.
+    /// Senders get a delivery receipt, unless receipts are off.
     pub async fn sync(&self) -> Result<Vec<Message>, ClientError> {
         self.flush_outbox().await?;
         self.flush_view_reports().await?;
@@ -87,6 +90,7 @@ impl Client {
             }
         }
         self.vault.delete_expired(now()).await?;
+        self.acknowledge(&new).await;
         if let Err(err) = self.maintain_prekeys().await {
             tracing::warn!(error = %err, "prekey upkeep failed; will retry");
         }
@@ -136,6 +140,17 @@ impl Client {
             self.vault.commit(batch).await?;
             return Ok(None);
         };
+        if message.content.is_annotation() {
+            // Applied to its target (kept apart, so it applies once); what
+            // comes back names the target's local id.
+            let target = self.apply_annotation(&mut batch, &message).await?;
+            self.stage_message(&mut batch, &message)?;
+            self.vault.commit(batch).await?;
+            return Ok(target.map(|local_id| Message {
+                local_id,
+                ..message
+            }));
+        }
         self.stage_message(&mut batch, &message)?;
         let inserted = self.vault.commit(batch).await?;
         Ok(inserted.first().map(|&local_id| Message {
@@ -357,6 +372,7 @@ impl Client {
                 Delivery::Received
             },
             warning: (!warning.is_empty()).then(|| warning.join("; ")),
+            annotations: Default::default(),
         }))
     }
 }
@@ -461,5 +477,6 @@ fn unopened_message(entry: &InboxMessage, content: Content) -> Message {
             Delivery::Received
         },
         warning: None,
+        annotations: Default::default(),
     }
 }

@@ -41,6 +41,42 @@ pub(crate) fn device_sessions(sessions: &mut DeviceSessions, device: u32) -> &mu
     sessions.device_mut(device)
 }
 
+/// The client ids of sends running in this process.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl InFlight {
+    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn contains(&self, client_id: &str) -> bool {
+        self.set().contains(client_id)
+    }
+}
+
+/// Marks a send in flight while it lives.
+struct Sending<'a> {
+    in_flight: &'a InFlight,
+    client_id: String,
+}
+
+impl<'a> Sending<'a> {
+    fn start(in_flight: &'a InFlight, client_id: &str) -> Self {
+        in_flight.set().insert(client_id.to_owned());
+        Self {
+            in_flight,
+            client_id: client_id.to_owned(),
+        }
+    }
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.in_flight.set().remove(&self.client_id);
+    }
+}
+
 /// A prepared request waiting to be posted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Pending {
@@ -136,6 +172,7 @@ impl Client {
         };
         let expires_at = expires_in.map(|secs| now() + i64::try_from(secs).unwrap_or(i64::MAX / 2));
         let client_id = crate::random::client_id()?;
+        let _sending = Sending::start(&self.in_flight, &client_id);
         let sealed = Sealed {
             content: content.clone(),
             id: Some(client_id.clone()),
@@ -159,6 +196,7 @@ impl Client {
             content,
             delivery: Delivery::Pending,
             warning: None,
+            annotations: Default::default(),
         };
         for attempt in 0..=ROSTER_RETRIES {
             members.retain(|m| *m != self.user_id);
@@ -287,18 +325,19 @@ impl Client {
                 }
                 let envelope = peer.encrypt(plaintext)?;
                 // One self-copy per message, which every other device of
-                // mine receives.
-                let self_copy = copies
-                    .is_empty()
-                    .then(|| {
-                        SealedEnvelope::seal(
-                            self.identity.signing(),
-                            &self.identity.public().dh_pub,
-                            plaintext,
-                        )
-                        .map(|e| e.to_json_value())
-                    })
-                    .transpose()?;
+                // mine receives (not for receipts: they concern only this
+                // device's reading).
+                let self_copy = (copies.is_empty()
+                    && !matches!(message.content, Content::Receipt { .. }))
+                .then(|| {
+                    SealedEnvelope::seal(
+                        self.identity.signing(),
+                        &self.identity.public().dh_pub,
+                        plaintext,
+                    )
+                    .map(|e| e.to_json_value())
+                })
+                .transpose()?;
                 copies.push(MessageCopy {
                     recipient: member.clone(),
                     device_id: device,
@@ -349,20 +388,16 @@ impl Client {
     async fn post(&self, request: &SendRequest, message: &Message) -> Result<Message, ClientError> {
         self.api.send(request).await?;
         let _guard = self.lock.acquire().await?;
-        let sent = Message {
-            delivery: Delivery::Sent,
-            ..message.clone()
-        };
-        let mut batch = Batch::default();
-        let mut outbox = self.outbox().await?;
-        outbox.remove(&message.client_id);
-        self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        let body = sent.to_stored()?;
+        self.mark_sent(&message.client_id).await?;
+        // Read back: a receipt may have changed it in the meantime.
         let dedup = dedup_key(&self.user_id, &message.client_id);
-        self.vault
-            .stage_update_known(&mut batch, sent.local_id, &dedup, &body)?;
-        self.vault.commit(batch).await?;
-        Ok(sent)
+        Ok(match self.find_message(&dedup).await? {
+            Some((local_id, stored)) => Message { local_id, ..stored },
+            None => Message {
+                delivery: Delivery::Sent,
+                ..message.clone()
+            },
+        })
     }
 
     /// Removes a message from the outbox and marks it sent, in one
@@ -405,6 +440,10 @@ impl Client {
         let pending = self.outbox().await?;
         let mut sent = 0;
         for (client_id, entry) in pending {
+            if self.in_flight.contains(&client_id) {
+                // Its own send is retrying it (after a 409, say).
+                continue;
+            }
             match self.api.send(&entry.request).await {
                 Ok(_) => {
                     let _guard = self.lock.acquire().await?;

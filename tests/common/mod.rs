@@ -195,6 +195,9 @@ impl Person {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("profile");
         let (client, words) = Client::create(&profile, PIN, url).await.unwrap();
+        // Receipts are on by default; the tests of other features keep
+        // them out of what they count (tests/annotations.rs turns them on).
+        client.set_receipts(false).await.unwrap();
         Self {
             client,
             profile,
@@ -232,6 +235,7 @@ impl Person {
         let client = Client::restore(&dir.path().join("p"), PIN, url, &self.words)
             .await
             .unwrap();
+        client.set_receipts(false).await.unwrap();
         (client, dir)
     }
 
@@ -244,11 +248,16 @@ impl Person {
 }
 
 /// What people read of these messages: every summary but the groups'
-/// roster announcements.
+/// roster announcements and receipts.
 pub fn summaries(messages: &[Message]) -> Vec<String> {
     messages
         .iter()
-        .filter(|m| !matches!(m.content, glyph_client::Content::Group(_)))
+        .filter(|m| {
+            !matches!(
+                m.content,
+                glyph_client::Content::Group(_) | glyph_client::Content::Receipt { .. }
+            )
+        })
         .map(|m| m.content.summary())
         .collect()
 }
