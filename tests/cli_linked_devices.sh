@@ -75,7 +75,7 @@ expect "hi group" "$(laptop read)"
 expect "hi group" "$(phone read)"
 
 # The phone is lost: the laptop removes it.
-[ "$(status_of laptop devices remove "$laptop_device")" -eq 1 ]
+[ "$(status_of laptop devices remove "$laptop_device")" -eq 2 ]
 expect "Removed device $phone_device" "$(laptop devices remove "$phone_device")"
 refute "$phone_device" "$(laptop devices)"
 expect "Sent" "$(bob send "$alice_id" only the laptop now)"

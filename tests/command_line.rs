@@ -35,6 +35,71 @@ fn two_people_chat_with_the_command_line() {
 }
 
 #[test]
+fn a_newcomers_rough_edges_are_smoothed() {
+    run_script("cli_polish.sh", "command-line polish: ok");
+}
+
+#[test]
 fn one_person_on_two_devices_chats_with_the_command_line() {
     run_script("cli_linked_devices.sh", "linked devices walk-through: ok");
+}
+
+/// Runs `glyph` with a profile in `dir` against `server`: exit code,
+/// standard output and standard error.
+fn glyph(dir: &std::path::Path, who: &str, server: &str, args: &[&str]) -> (i32, String, String) {
+    let output = std::process::Command::new(glyph_program())
+        .args(args)
+        .env("GLYPH_PROFILE", dir.join(who))
+        .env("GLYPH_SERVER", server)
+        .env("GLYPH_PIN", PIN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn with_the_server_down_a_send_is_queued_with_exit_4_and_history_still_reads() {
+    let mut server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url.clone();
+    let run = |who: &str, args: &[&str]| glyph(dir.path(), who, &url, args);
+    assert_eq!(run("alice", &["init"]).0, 0);
+    assert_eq!(run("bob", &["init"]).0, 0);
+    assert_eq!(run("bob", &["handle", "set", "bob"]).0, 0);
+    assert_eq!(
+        run("alice", &["contact", "add", "@bob", "--name", "bob"]).0,
+        0
+    );
+    assert_eq!(run("alice", &["send", "bob", "before"]).0, 0);
+
+    server.kill();
+    let (code, out, err) = run("alice", &["send", "bob", "while", "down"]);
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(out.contains("Queued"), "{out}");
+    assert!(err.contains("queued"), "{err}");
+    // The history is on this device: shown, with a note.
+    let (code, out, err) = run("alice", &["read", "bob"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("before") && out.contains("while down"),
+        "{out}"
+    );
+    assert!(out.contains("(queued)"), "{out}");
+    assert!(err.contains("unreachable"), "{err}");
+    // New messages need the server.
+    let (code, _, err) = run("alice", &["read"]);
+    assert_eq!(code, 4, "{err}");
+
+    server.restart();
+    assert_eq!(run("alice", &["read"]).0, 0);
+    let (_, out, _) = run("bob", &["read"]);
+    assert!(
+        out.contains("before") && out.contains("while down"),
+        "{out}"
+    );
 }

@@ -904,3 +904,45 @@ async fn a_wrong_sending_device_is_a_hint_that_costs_nothing() {
         "{warning}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_refuses_a_swapped_key_with_exit_7() {
+    let server = Server::start(&[]);
+    let proxy = LyingProxy::start(&server.url).await;
+    let alice = Person::new(&server).await;
+    let carol = Person::new(&server).await;
+    let profile = tempfile::tempdir().unwrap();
+    let glyph = |args: &[&str]| {
+        std::process::Command::new(glyph_program())
+            .args(args)
+            .env("GLYPH_PROFILE", profile.path().join("bob"))
+            .env("GLYPH_SERVER", &proxy.url)
+            .env("GLYPH_PIN", PIN)
+            .output()
+            .unwrap()
+    };
+    assert!(glyph(&["init"]).status.success());
+    assert!(
+        glyph(&["contact", "add", &alice.id(), "--name", "alice"])
+            .status
+            .success()
+    );
+    // Alice's bundles now carry Carol's DH key (its prekey still signed).
+    let carol_dh = carol.client.public_identity().dh_pub.to_base64();
+    proxy.rewrite_json(
+        Method::GET,
+        &format!("/v1/users/{}/devices/", alice.id()),
+        move |bundle| {
+            bundle["dh_pub"] = json!(carol_dh);
+        },
+    );
+    let sent = glyph(&["send", "alice", "hello"]);
+    assert_eq!(
+        sent.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sent.stderr).contains("keys of alice changed"));
+    assert!(alice.read().await.is_empty());
+}

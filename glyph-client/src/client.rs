@@ -34,6 +34,8 @@ pub(crate) mod records {
     pub(crate) const OUTBOX: &str = "outbox";
     /// View-once views not yet reported to the server.
     pub(crate) const PENDING_VIEWS: &str = "pending-views";
+    /// The last access token and when to renew it.
+    pub(crate) const TOKEN: &str = "token";
     /// Whether this profile sends receipts (absent: on).
     pub(crate) const RECEIPTS: &str = "receipts";
     pub(crate) fn sessions(peer: &str) -> String {
@@ -80,7 +82,7 @@ pub fn vault_path(profile: &Path) -> PathBuf {
 /// A signed-in client.
 pub struct Client {
     pub(crate) api: Api,
-    pub(crate) vault: Vault,
+    pub(crate) vault: Arc<Vault>,
     pub(crate) identity: Arc<Identity>,
     pub(crate) user_id: String,
     pub(crate) lock: ProfileLock,
@@ -171,14 +173,29 @@ impl Client {
         vault.commit(batch).await?;
         let client = Self {
             api,
-            vault,
+            vault: Arc::new(vault),
             identity,
             user_id: record.user_id,
             lock: ProfileLock::new(profile)?,
             in_flight: Default::default(),
         };
+        client.keep_tokens();
         client.finish_linking().await?;
         Ok(client)
+    }
+
+    /// Keeps each new access token in the profile (sealed, like every
+    /// record), for the next run.
+    fn keep_tokens(&self) {
+        let vault = self.vault.clone();
+        self.api.on_new_token(Arc::new(move |token, renew_at| {
+            let vault = vault.clone();
+            Box::pin(async move {
+                if let Err(err) = vault.put_now(records::TOKEN, &(token, renew_at)).await {
+                    tracing::warn!(error = %err, "keeping the access token failed");
+                }
+            })
+        }));
     }
 
     /// Links this device if its set-up did not finish (or, for a profile
@@ -220,14 +237,20 @@ impl Client {
             vault.put_now(records::ACCOUNT, &account).await?;
         }
         let api = Api::new(&account.server, identity.clone(), account.device_id)?;
+        // The session from the last run, if it is still good: a script
+        // running glyph in a loop logs in once an hour, not every time.
+        if let Some((token, renew_at)) = vault.get_json::<(String, i64)>(records::TOKEN).await? {
+            api.restore_token(token, renew_at).await;
+        }
         let client = Self {
             api,
-            vault,
+            vault: Arc::new(vault),
             identity,
             user_id: account.user_id,
             lock: ProfileLock::new(profile)?,
             in_flight: Default::default(),
         };
+        client.keep_tokens();
         client.finish_linking().await?;
         Ok(client)
     }
@@ -260,6 +283,11 @@ impl Client {
     /// Sets my handle in the server's directory.
     pub async fn set_handle(&self, handle: &str) -> Result<(), ClientError> {
         self.api.set_handle(handle).await.map(|_| ())
+    }
+
+    /// My handle in the server's directory, if I set one.
+    pub async fn handle(&self) -> Result<Option<String>, ClientError> {
+        Ok(self.api.user(&self.user_id).await?.0.handle)
     }
 
     pub(crate) async fn account(&self) -> Result<Account, ClientError> {

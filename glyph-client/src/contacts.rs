@@ -85,6 +85,43 @@ pub enum KeyCheck {
 }
 
 /// Whether `text` looks like a user id (43 characters of base64url).
+/// The fewest characters of a user id accepted in its place.
+pub const MIN_ID_PREFIX: usize = 6;
+
+/// The contact whose petname or handle is closest to `typed` (a typo's
+/// intended name), if one is close: at most a third of its letters off.
+fn closest_contact<'a>(typed: &str, contacts: impl Iterator<Item = &'a Contact>) -> Option<String> {
+    let typed = typed.trim_start_matches('@').to_lowercase();
+    contacts
+        .flat_map(|c| {
+            let handle = c.handle.as_ref().map(|h| format!("@{h}"));
+            c.petname.clone().into_iter().chain(handle)
+        })
+        .map(|name| {
+            let distance = edit_distance(&typed, &name.trim_start_matches('@').to_lowercase());
+            (distance, name)
+        })
+        .filter(|(distance, name)| *distance > 0 && *distance * 3 <= name.chars().count().max(3))
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
 fn is_user_id(text: &str) -> bool {
     text.len() == 43
         && text
@@ -113,6 +150,10 @@ impl Client {
 
     /// Resolves what a person typed (a petname, `@handle`, handle or user
     /// id) to a user id: contacts first, then the server's directory.
+    ///
+    /// Also accepted: any unique beginning of a contact's user id (at least
+    /// [`MIN_ID_PREFIX`] characters, as shown in short ids). Nothing
+    /// matching is [`ClientError::Unknown`], naming the closest contact.
     pub async fn resolve(&self, who: &str) -> Result<String, ClientError> {
         let contacts = self.contacts_map().await?;
         let bare = who.strip_prefix('@').unwrap_or(who);
@@ -128,8 +169,38 @@ impl Client {
         if is_user_id(who) {
             return Ok(who.to_owned());
         }
-        let (record, _) = self.api.user_by_handle(bare).await?;
-        Ok(record.user_id)
+        if who.chars().count() >= MIN_ID_PREFIX && !who.starts_with('@') {
+            let matching: Vec<&Contact> = contacts
+                .values()
+                .filter(|c| c.user_id.starts_with(who))
+                .collect();
+            match matching.as_slice() {
+                [one] => return Ok(one.user_id.clone()),
+                [] => {}
+                several => {
+                    let names: Vec<String> = several.iter().map(|c| c.display_name()).collect();
+                    return Err(ClientError::Invalid(format!(
+                        "'{who}' begins the ids of several contacts ({}); give more of it",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+        match self.api.user_by_handle(bare).await {
+            Ok((record, _)) => Ok(record.user_id),
+            Err(ClientError::Api {
+                status: 400 | 404 | 422,
+                ..
+            }) => {
+                let hint = closest_contact(who, contacts.values())
+                    .map(|name| format!(" (did you mean {name}?)"))
+                    .unwrap_or_default();
+                Err(ClientError::Unknown(format!(
+                    "person '{who}': no contact, handle or user id matches{hint}"
+                )))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Adds (or refreshes) a contact from the directory, checking the
@@ -254,5 +325,42 @@ impl Client {
             .ok_or_else(|| ClientError::Unknown(format!("contact {user_id}")))?;
         contact.petname = petname.map(str::to_owned);
         self.vault.put_now(records::CONTACTS, &contacts).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(petname: Option<&str>, handle: Option<&str>) -> Contact {
+        Contact {
+            user_id: "u".repeat(43),
+            sign_pub: String::new(),
+            dh_pub: String::new(),
+            handle: handle.map(str::to_owned),
+            petname: petname.map(str::to_owned),
+            verified: false,
+            changed_dh_pub: None,
+            added_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_typo_suggests_the_closest_contact_and_nonsense_suggests_nothing() {
+        let contacts = [
+            named(Some("bobby"), Some("bob")),
+            named(None, Some("carol")),
+        ];
+        assert_eq!(
+            closest_contact("bobyy", contacts.iter()),
+            Some("bobby".into())
+        );
+        assert_eq!(
+            closest_contact("@carl", contacts.iter()),
+            Some("@carol".into())
+        );
+        assert_eq!(closest_contact("zzzzzzzz", contacts.iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }

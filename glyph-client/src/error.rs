@@ -107,6 +107,14 @@ pub enum ClientError {
     /// The message is not what the operation needs (e.g. not media).
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A file named on this device could not be read or written.
+    #[error("{path}: {reason}")]
+    LocalFile {
+        /// The file.
+        path: String,
+        /// What went wrong, in plain words.
+        reason: String,
+    },
     /// A local file could not be read or written.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -177,6 +185,21 @@ impl std::fmt::Display for Refusal {
 }
 
 impl ClientError {
+    /// A problem with the file at `path`, in plain words.
+    pub fn local_file(path: &std::path::Path, err: &std::io::Error) -> Self {
+        let reason = match err.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            std::io::ErrorKind::AlreadyExists => "it exists already".to_owned(),
+            std::io::ErrorKind::IsADirectory => "it is a directory".to_owned(),
+            _ => err.to_string(),
+        };
+        ClientError::LocalFile {
+            path: path.display().to_string(),
+            reason,
+        }
+    }
+
     /// The server's error code, if the server refused.
     pub fn api_code(&self) -> Option<&str> {
         match self {

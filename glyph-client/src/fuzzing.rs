@@ -101,7 +101,7 @@ async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
     vault.commit(batch).await?;
     Ok(Client {
         api: Api::new(NOWHERE, me.clone(), MY_DEVICE)?,
-        vault,
+        vault: std::sync::Arc::new(vault),
         identity: me,
         user_id,
         lock: ProfileLock::new(dir)?,

@@ -251,6 +251,33 @@ impl Client {
         Ok(group)
     }
 
+    /// The group `which` names: its id, any unique beginning of its id (at
+    /// least [`crate::MIN_ID_PREFIX`] characters), or its name.
+    pub async fn resolve_group(&self, which: &str) -> Result<String, ClientError> {
+        let groups = self.groups().await?;
+        if groups.iter().any(|g| g.group_id == which) {
+            return Ok(which.to_owned());
+        }
+        let mut matching = Vec::new();
+        for group in &groups {
+            let named = self.group_name(&group.group_id).await?.as_deref() == Some(which);
+            let prefix =
+                which.chars().count() >= crate::MIN_ID_PREFIX && group.group_id.starts_with(which);
+            if named || prefix {
+                matching.push(group.group_id.clone());
+            }
+        }
+        match matching.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ClientError::Unknown(format!(
+                "group '{which}': none of your groups has this id or name"
+            ))),
+            _ => Err(ClientError::Invalid(format!(
+                "'{which}' names several of your groups; give more of the id"
+            ))),
+        }
+    }
+
     /// My groups (fresh from the server; their rosters are kept).
     pub async fn groups(&self) -> Result<Vec<glyph_api::Group>, ClientError> {
         let groups = self.api.groups().await?.groups;

@@ -48,7 +48,20 @@ pub struct Api {
     device_id: u32,
     /// The token and when to renew it.
     token: Mutex<Option<(String, i64)>>,
+    /// Told of each new token (the client keeps it in the profile).
+    token_sink: std::sync::Mutex<Option<TokenSink>>,
 }
+
+/// Receives each new access token and when to renew it.
+pub(crate) type TokenSink = Arc<
+    dyn Fn(String, i64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The longest a call waits, in all, for a server that asks to retry later
+/// (429, 503, 507 with `Retry-After`) before reporting the refusal.
+const MAX_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,6 +103,22 @@ pub(crate) async fn refusal(response: reqwest::Response) -> ClientError {
             details: None,
         },
     }
+}
+
+/// How long a 429, 503 or 507 asks the client to wait, if it says.
+fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    if !matches!(response.status().as_u16(), 429 | 503 | 507) {
+        return None;
+    }
+    let secs: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(std::time::Duration::from_secs(secs.max(1)))
 }
 
 /// An HTTP client for calls that need no account (shares).
@@ -145,7 +174,20 @@ impl Api {
             identity,
             device_id,
             token: Mutex::new(None),
+            token_sink: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Uses a token kept from an earlier run until `renew_at`.
+    pub(crate) async fn restore_token(&self, token: String, renew_at: i64) {
+        if now() < renew_at {
+            *self.token.lock().await = Some((token, renew_at));
+        }
+    }
+
+    /// Calls `sink` with every new token.
+    pub(crate) fn on_new_token(&self, sink: TokenSink) {
+        *self.token_sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
     /// The server's base URL.
@@ -212,6 +254,14 @@ impl Api {
         let lifetime = (token.expires_at - now()).max(0);
         let renew_at = token.expires_at - RENEW_MARGIN_SECS.min(lifetime / 4);
         *self.token.lock().await = Some((token.token.clone(), renew_at));
+        let sink = self
+            .token_sink
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(sink) = sink {
+            sink(token.token.clone(), renew_at).await;
+        }
         Ok(token.token)
     }
 
@@ -232,14 +282,30 @@ impl Api {
         body: Option<&(impl Serialize + Sync)>,
         token: Option<&str>,
     ) -> Result<T, ClientError> {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await?;
+        let mut waited = std::time::Duration::ZERO;
+        let response = loop {
+            let mut request = self.http.request(method.clone(), self.url(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await?;
+            // Asked to come back shortly: wait (a bounded time) and retry.
+            if let Some(delay) = retry_after(&response)
+                && waited + delay <= MAX_RETRY_WAIT
+            {
+                tracing::info!(
+                    delay_secs = delay.as_secs(),
+                    "the server asks to retry later; waiting"
+                );
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                continue;
+            }
+            break response;
+        };
         if !response.status().is_success() {
             return Err(refusal(response).await);
         }

@@ -40,7 +40,7 @@ pub mod fuzzing;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 pub use client::{Client, vault_path};
-pub use contacts::{Contact, KeyCheck};
+pub use contacts::{Contact, KeyCheck, MIN_ID_PREFIX};
 pub use content::{
     Content, GroupUpdate, MAX_REACTION_CHARS, MAX_RECEIPT_IDS, MediaDescriptor, ReceiptKind,
 };

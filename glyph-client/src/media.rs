@@ -98,14 +98,18 @@ impl Client {
         view_once: bool,
         progress: Option<Progress>,
     ) -> Result<Message, ClientError> {
-        let size = std::fs::metadata(path)?.len();
+        let size = std::fs::metadata(path)
+            .map_err(|e| ClientError::local_file(path, &e))?
+            .len();
         if size > MAX_FILE_BYTES {
             return Err(ClientError::FileTooLarge {
                 size,
                 limit: MAX_FILE_BYTES,
             });
         }
-        let file = zeroize::Zeroizing::new(std::fs::read(path)?);
+        let file = zeroize::Zeroizing::new(
+            std::fs::read(path).map_err(|e| ClientError::local_file(path, &e))?,
+        );
         let name = path
             .file_name()
             .map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());

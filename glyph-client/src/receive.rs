@@ -60,12 +60,21 @@ impl From<ClientError> for Unopened {
             | ClientError::CorruptStore(_)
             | ClientError::Api { .. }
             | ClientError::BadResponse(_)) => Unopened::Retry(err),
+            ClientError::Crypto(glyph_crypto::Error::NoSession) => {
+                Unopened::Kept(Content::Undecryptable {
+                    reason: NO_SESSION.into(),
+                })
+            }
             err => Unopened::Kept(Content::Undecryptable {
                 reason: err.to_string(),
             }),
         }
     }
 }
+
+/// What a message on a session this device never had means, in plain words.
+const NO_SESSION: &str = "it was encrypted for another of your devices, or before this device \
+     was set up, so this device cannot read it";
 
 impl Client {
     /// Fetches and processes everything new in my inbox (and sends what
