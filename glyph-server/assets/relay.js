@@ -84,8 +84,25 @@ function revealPage(main) {
   const params = new URLSearchParams(location.hash.slice(1));
   const key = keyFromB64url(params.get("key") || "");
   const button = $("reveal");
+  const revealedHere = "glyph-revealed:" + code;
   if (!key) {
     button.disabled = true;
+    if (sessionStorage.getItem(revealedHere) !== null) {
+      // Revealed in this tab, then reloaded: the key was taken out of the
+      // address bar on purpose. Say so, and how many views remain.
+      $("intro").hidden = true;
+      show("after", "You revealed this secret here. Its key was removed from the address bar so that it does not stay in your history; open the original link again to see it.");
+      fetch("/v1/shares/" + encodeURIComponent(code), { cache: "no-store", credentials: "omit" })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((info) => {
+          const left = info ? info.views_left : 0;
+          show("after", $("after").textContent + " " + (left > 0
+            ? left + " view" + (left === 1 ? " remains." : "s remain.")
+            : "No views remain."));
+        })
+        .catch(() => {});
+      return;
+    }
     show("error", "This link is incomplete: the key after “#key=” is missing or damaged. Ask the sender for the whole link.");
     return;
   }
@@ -118,11 +135,14 @@ function revealPage(main) {
     const body = await response.json();
     // The key leaves the address bar; it stays only in this page's memory.
     history.replaceState(null, "", location.pathname);
+    sessionStorage.setItem(revealedHere, String(body.views_left));
     try {
       const plaintext = await open(key, b64ToBytes(body.blob));
       $("intro").hidden = true;
       button.hidden = true;
       show("secret", new TextDecoder().decode(plaintext));
+      show("copy-secret");
+      $("copy-secret").addEventListener("click", () => copyText($("secret").textContent, $("copy-secret")));
       show("after", body.views_left > 0
         ? "It can be viewed " + body.views_left + " more time" + (body.views_left === 1 ? "" : "s") + "."
         : "This was its last view: it is now deleted from the server. Copy it now if you need it.");
@@ -163,6 +183,9 @@ function sharePage() {
       $("link").value = location.origin + "/s/" + created.code + "#key=" + b64url(key);
       $("plaintext").value = "";
       const expires = new Date(created.expires_at * 1000).toLocaleString();
+      // One link per secret: the form goes until "Make another".
+      form.hidden = true;
+      $("copy").textContent = "Copy";
       show("result");
       show("result-note", "Opens " + created.views + " time" + (created.views === 1 ? "" : "s") + ", until " + expires + ". The key is only in the link: anyone with the link can open it.");
     } catch (err) {
@@ -171,16 +194,22 @@ function sharePage() {
       button.disabled = false;
     }
   });
-  $("copy").addEventListener("click", async () => {
-    const link = $("link");
-    try {
-      await navigator.clipboard.writeText(link.value);
-    } catch (_) {
-      link.select();
-      document.execCommand("copy");
-    }
-    $("copy").textContent = "Copied";
+  $("copy").addEventListener("click", () => copyText($("link").value, $("copy")));
+  $("another").addEventListener("click", () => {
+    $("result").hidden = true;
+    $("link").value = "";
+    form.hidden = false;
+    $("plaintext").focus();
   });
+}
+
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+  } catch (_) {
+    button.textContent = "Select and copy";
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {

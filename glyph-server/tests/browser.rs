@@ -95,6 +95,10 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     // The page makes a share; only ciphertext reached the server.
     let secret = format!("browser secret ✓ {}", std::process::id());
     let created = drive(&["create", &server.base, &secret, "1"]);
+    // One link per secret: the form is gone until "Make another".
+    assert_eq!(created["form_hidden"], true, "{created}");
+    assert_eq!(created["another"]["form_visible"], true, "{created}");
+    assert_eq!(created["another"]["result_hidden"], true, "{created}");
     let link = ShareLink::parse(created["link"].as_str().unwrap()).unwrap();
     assert_eq!(link.base(), server.base);
     assert_eq!(share_views_left(&server, link.code()).await, Some(1));
@@ -119,6 +123,7 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     // A fresh browser context opens it; a reload shows it is gone.
     let revealed = drive(&["reveal", &link.to_url()]);
     assert_eq!(revealed["secret"], secret.as_str(), "{revealed}");
+    assert_eq!(revealed["copy"], true, "a Copy button: {revealed}");
     assert!(
         !revealed["address"].as_str().unwrap().contains("#key="),
         "the key leaves the address bar"
@@ -142,7 +147,18 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     assert_eq!(again["has_reveal"], false);
 
     // A share the page made opens with the Rust crate...
-    let by_page = drive(&["create", &server.base, "made by the page", "2"]);
+    let by_page = drive(&["create", &server.base, "made by the page", "3"]);
+    // Revealed in a tab, then reloaded: the page says what happened and
+    // how many views remain, not "incomplete".
+    let revealed = drive(&["reveal", by_page["link"].as_str().unwrap()]);
+    assert_eq!(revealed["secret"], "made by the page", "{revealed}");
+    let after = revealed["after_reload"].as_str().unwrap();
+    assert!(
+        after.contains("You revealed this secret here"),
+        "{revealed}"
+    );
+    assert!(after.contains("2 views remain"), "{revealed}");
+    assert!(!after.contains("incomplete"), "{revealed}");
     let link = ShareLink::parse(by_page["link"].as_str().unwrap()).unwrap();
     let (status, opened) = server
         .post(&format!("/v1/shares/{}/open", link.code()), None, json!({}))
@@ -151,6 +167,16 @@ async fn shares_work_in_a_real_browser_and_interoperate_with_the_crate() {
     let blob = Base64::decode_vec(opened["blob"].as_str().unwrap()).unwrap();
     assert_eq!(link.key().open(&blob).unwrap(), b"made by the page");
     assert_eq!(opened["views_left"], 1);
+    // Browsers ask for /favicon.ico unprompted: it is there, under the CSP.
+    let icon = server
+        .http
+        .get(format!("{}/favicon.ico", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert!(icon.headers().contains_key("content-security-policy"));
 
     // ...and one the crate made opens in the page.
     let key = ShareKey::generate().unwrap();

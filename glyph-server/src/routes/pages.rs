@@ -22,6 +22,7 @@ const GONE_HTML: &str = include_str!("../../assets/gone.html");
 const SHARE_HTML: &str = include_str!("../../assets/share.html");
 const RELAY_JS: &str = include_str!("../../assets/relay.js");
 const RELAY_CSS: &str = include_str!("../../assets/relay.css");
+const ICON_SVG: &str = include_str!("../../assets/icon.svg");
 
 /// Only our own script, style and API; no inline code, frames, forms
 /// posting elsewhere or plugins.
@@ -40,6 +41,16 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/assets/relay.css",
             get(|| async { asset(RELAY_CSS, "text/css; charset=utf-8") }),
+        )
+        // The pages name their icon; /favicon.ico is what browsers ask
+        // for without being told.
+        .route(
+            "/assets/icon.svg",
+            get(|| async { asset(ICON_SVG, "image/svg+xml") }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { asset(ICON_SVG, "image/svg+xml") }),
         )
 }
 
