@@ -379,7 +379,7 @@ pub async fn run_until(
 ) -> Result<(), ServeError> {
     std::fs::create_dir_all(&config.data_dir)?;
     let secret = jwt_secret(&config)?;
-    let store = store::open_with(&config.database_url(), config.acquire_timeout()).await?;
+    let store = store::open_with(&config.database_url(), &config.store_options()).await?;
     let blobs = Blobs::open(&config)?;
     let state = AppState::new(store, blobs, config.clone(), &secret);
     let sweeper = tokio::spawn(sweep_forever(

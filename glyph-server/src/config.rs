@@ -124,6 +124,12 @@ pub struct Config {
     )]
     pub database_acquire_timeout_ms: u64,
 
+    /// The most sends written in one database transaction (group commit:
+    /// sends that arrive together share a commit). 1 commits each send on
+    /// its own, as before group commit (for measuring against).
+    #[arg(long, env = "GLYPH_MAX_SEND_BATCH", default_value_t = crate::store::DEFAULT_MAX_SEND_BATCH)]
+    pub max_send_batch: usize,
+
     /// Seconds a client may take to send a request's headers.
     #[arg(long, env = "GLYPH_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
@@ -159,6 +165,14 @@ impl Config {
         Duration::from_millis(self.database_acquire_timeout_ms.max(1))
     }
 
+    /// How the store is opened.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            acquire_timeout: self.acquire_timeout(),
+            max_send_batch: self.max_send_batch.max(1),
+        }
+    }
+
     /// The longest a JSON request body may take to arrive.
     pub fn body_timeout(&self) -> Duration {
         Duration::from_secs(self.body_timeout_secs.max(1))
@@ -188,6 +202,7 @@ impl fmt::Debug for Config {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("connection_limits", &self.connection_limits())
             .field("acquire_timeout", &self.acquire_timeout())
+            .field("max_send_batch", &self.max_send_batch)
             .finish_non_exhaustive()
     }
 }

@@ -374,9 +374,10 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(DATABASE_RETRY_SECS),
             StoreError::Full(_) => ApiError::StorageFull,
-            StoreError::ShareCodeTaken | StoreError::Database(_) | StoreError::Migration(_) => {
-                ApiError::Internal(format!("storage failure: {err}"))
-            }
+            StoreError::ShareCodeTaken
+            | StoreError::Database(_)
+            | StoreError::WriterLost
+            | StoreError::Migration(_) => ApiError::Internal(format!("storage failure: {err}")),
         }
     }
 }

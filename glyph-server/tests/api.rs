@@ -976,3 +976,78 @@ async fn every_documented_route_exists_and_every_route_is_documented() {
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
 }
+
+/// Sends that arrive together share a transaction (group commit): one
+/// refused for its own reasons must not take its batch-mates with it, and
+/// a retry inside the same batch is still stored once.
+#[tokio::test]
+async fn a_refused_send_leaves_the_sends_committed_with_it_intact() {
+    each_backend!(|server, db| {
+        let users = futures_util::future::join_all((0..4).map(|_| TestUser::new(&server, 0))).await;
+        let [alice, bob, carol, dave] = &users[..] else {
+            unreachable!()
+        };
+        let (status, group) = server
+            .post(
+                "/v1/groups",
+                Some(&alice.token),
+                json!({"members": [bob.user_id, carol.user_id]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{group}");
+        let gid = group["group_id"].as_str().unwrap().to_owned();
+        let good: Vec<String> = (0..20).map(|i| format!("good-{i}")).collect();
+        // Interleaved with the good ones: a group send missing carol, a
+        // non-member's group send, and a retry of the first good one.
+        let ids: Vec<String> = (0..20)
+            .flat_map(|i| {
+                [
+                    format!("good-{i}"),
+                    format!("roster-{i}"),
+                    format!("outsider-{i}"),
+                    "good-0".into(),
+                ]
+            })
+            .collect();
+        let server = &server;
+        let results = futures_util::future::join_all(ids.iter().map(|id| {
+            let gid = gid.as_str();
+            async move {
+                if id.starts_with("good-") {
+                    alice.send_text(server, id, &[bob], id, None).await
+                } else if id.starts_with("roster-") {
+                    alice.send_text(server, id, &[bob], id, Some(gid)).await
+                } else {
+                    dave.send_text(server, id, &[alice, bob, carol], id, Some(gid))
+                        .await
+                }
+            }
+        }))
+        .await;
+        let mut created = BTreeSet::new();
+        for (id, response) in ids.iter().zip(&results) {
+            if id.starts_with("good-") {
+                // Created once (201); the retries find it stored (200).
+                assert!(response.0.is_success(), "{id}: {}", response.1);
+                if response.0 == StatusCode::CREATED {
+                    assert!(created.insert(id.clone()), "{id} created twice");
+                }
+            } else if id.starts_with("roster-") {
+                assert_error(response, 409, "roster_mismatch");
+            } else {
+                assert_error(response, 404, "unknown_group");
+            }
+        }
+        assert_eq!(created, good.iter().cloned().collect::<BTreeSet<String>>());
+        // Bob has each good message once, at consecutive positions; no
+        // refused send left anything anywhere.
+        let inbox = bob.inbox(server, 0).await;
+        let seqs: Vec<i64> = inbox.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (1..=20).collect::<Vec<i64>>(), "{inbox:?}");
+        let texts: BTreeSet<String> = inbox.iter().map(|m| bob.open(&m["payload"])).collect();
+        assert_eq!(texts, good.iter().cloned().collect::<BTreeSet<String>>());
+        assert!(carol.inbox(server, 0).await.is_empty());
+        assert!(alice.inbox(server, 0).await.is_empty());
+        let _ = db;
+    });
+}

@@ -7,6 +7,7 @@
 //! PostgreSQL's default) before the handler answers.
 
 mod devices;
+mod group_commit;
 mod groups;
 mod media;
 mod messages;
@@ -100,9 +101,29 @@ pub enum StoreError {
     /// The database failed; the cause is logged, not shown.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// The task writing a batch of sends ended without answering (it
+    /// panicked): whether the send was stored is unknown, and a retry
+    /// with the same client id is safe.
+    #[error("the writer of this send stopped unexpectedly; retry")]
+    WriterLost,
     /// A migration failed at start-up.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Whether this refuses one request for its own reasons (as opposed to
+    /// the database failing, which fails the transaction it happened in).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Full(_)
+                | StoreError::Database(_)
+                | StoreError::WriterLost
+                | StoreError::Migration(_)
+        )
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -592,24 +613,47 @@ pub trait Store: Send + Sync + 'static {
 /// configured otherwise.
 pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Opens the store a database URL names (`sqlite:` or `postgres:`), with
-/// the default acquire timeout.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    open_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+/// The most sends one transaction writes (group commit) unless configured
+/// otherwise.
+pub const DEFAULT_MAX_SEND_BATCH: usize = 128;
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// An operation that waits longer than this for a connection fails as
+    /// [`StoreError::Unavailable`].
+    pub acquire_timeout: std::time::Duration,
+    /// The most sends written in one transaction; 1 writes each send in a
+    /// transaction of its own (the design before group commit, kept to
+    /// measure against).
+    pub max_send_batch: usize,
 }
 
-/// Opens the store a database URL names; an operation that waits longer
-/// than `acquire_timeout` for a connection fails as
-/// [`StoreError::Unavailable`].
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            max_send_batch: DEFAULT_MAX_SEND_BATCH,
+        }
+    }
+}
+
+/// Opens the store a database URL names (`sqlite:` or `postgres:`), with
+/// the default options.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// Opens the store a database URL names, with these options.
 pub async fn open_with(
     url: &str,
-    acquire_timeout: std::time::Duration,
+    options: &StoreOptions,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     let store: std::sync::Arc<dyn Store> =
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            std::sync::Arc::new(PostgresStore::connect(url, acquire_timeout).await?)
+            std::sync::Arc::new(PostgresStore::connect(url, options).await?)
         } else {
-            std::sync::Arc::new(SqliteStore::connect(url, acquire_timeout).await?)
+            std::sync::Arc::new(SqliteStore::connect(url, options).await?)
         };
     store.migrate().await?;
     Ok(store)

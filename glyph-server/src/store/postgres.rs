@@ -4,16 +4,16 @@
 //! fetches each get a different one. A send `NOTIFY`s the users whose inbox
 //! changed, so every instance can wake its own WebSockets.
 
-use std::time::Duration;
-
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use super::group_commit::{CommitQueue, Queued};
+use super::messages::{PendingSend, SendResult};
 use super::shared::{self, impl_store};
 use super::{
     BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
-    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoredCopy, SweepReport,
-    UserRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, StoredCopy,
+    SweepReport, UserRow,
 };
 
 /// Storage in PostgreSQL.
@@ -22,15 +22,17 @@ pub struct PostgresStore {
     pool: PgPool,
     /// This instance's name in wake-ups, so it can skip its own.
     instance: String,
+    /// Sends waiting to be written together (group commit).
+    sends: std::sync::Arc<CommitQueue<PendingSend, SendResult>>,
 }
 
 impl PostgresStore {
     /// Connects to the database a `postgres:` URL names; waiting longer
     /// than `acquire_timeout` for a connection is an error.
-    pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(acquire_timeout)
+            .acquire_timeout(options.acquire_timeout)
             .connect(url)
             .await?;
         let mut name = [0u8; 8];
@@ -38,7 +40,11 @@ impl PostgresStore {
             StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
         })?;
         let instance = name.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Self { pool, instance })
+        Ok(Self {
+            pool,
+            instance,
+            sends: std::sync::Arc::new(CommitQueue::new(options.max_send_batch)),
+        })
     }
 
     /// Begins a transaction in a task of its own. sqlx 0.9.0 returns a

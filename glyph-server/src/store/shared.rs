@@ -11,6 +11,10 @@ use std::collections::BTreeSet;
 
 use super::{DeviceDifference, GroupRow, InboxRow, StoreError, UserRow};
 
+/// The most rows one multi-row statement carries (12 values each at most:
+/// well inside SQLite's and PostgreSQL's limits on bound values).
+pub(super) const ROWS_PER_STATEMENT: usize = 256;
+
 /// A backend's sqlx database type, for helpers that take its transactions.
 pub(super) trait Backend {
     type Db: sqlx::Database;

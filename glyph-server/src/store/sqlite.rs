@@ -10,23 +10,27 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::group_commit::{CommitQueue, Queued};
+use super::messages::{PendingSend, SendResult};
 use super::shared::{self, impl_store};
 use super::{
     BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
-    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoredCopy, SweepReport,
-    UserRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, StoredCopy,
+    SweepReport, UserRow,
 };
 
 /// Storage in a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Sends waiting to be written together (group commit).
+    sends: std::sync::Arc<CommitQueue<PendingSend, SendResult>>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database a `sqlite:` URL names;
     /// waiting longer than `acquire_timeout` for a connection is an error.
-    pub async fn connect(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, store_options: &StoreOptions) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -35,11 +39,14 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(acquire_timeout)
+            .acquire_timeout(store_options.acquire_timeout)
             .after_release(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sends: std::sync::Arc::new(CommitQueue::new(store_options.max_send_batch)),
+        })
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
