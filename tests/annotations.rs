@@ -67,6 +67,20 @@ async fn receipts_say_delivered_then_read_and_can_be_turned_off() {
         Some(&ReceiptKind::Delivered)
     );
 
+    // A receipt is kept under a number of its own, which is not a message
+    // to react to or delete.
+    let mut refused = 0;
+    for local_id in 1..=sent.local_id + 4 {
+        if let Ok(stored) = alice.client.message(local_id).await
+            && stored.content.is_annotation()
+        {
+            assert!(alice.client.react(local_id, "👍").await.is_err());
+            assert!(alice.client.delete_message(local_id).await.is_err());
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1, "the receipt is stored");
+
     // Bob opens the conversation: read.
     let from_alice = Conversation::Peer(alice.id());
     assert_eq!(bob.client.mark_read(&from_alice).await.unwrap(), 1);

@@ -343,7 +343,19 @@ fn is_gone(message: &Message) -> bool {
 }
 
 fn check_annotatable(target: &Message) -> Result<(), ClientError> {
-    if is_gone(target) || matches!(target.content, Content::Group(_)) {
+    // Only a message someone wrote: not a receipt, reaction, edit or
+    // delete (they have numbers too), a group update, a notice, or what
+    // could not be opened.
+    if is_gone(target)
+        || target.content.is_annotation()
+        || matches!(
+            target.content,
+            Content::Group(_)
+                | Content::Notice { .. }
+                | Content::Refused { .. }
+                | Content::Undecryptable { .. }
+        )
+    {
         return Err(ClientError::Unsupported(
             "this message cannot be reacted to or deleted",
         ));

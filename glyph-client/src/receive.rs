@@ -72,6 +72,17 @@ impl From<ClientError> for Unopened {
     }
 }
 
+/// Whether a receive's commit waits for the disk.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// Synced before the message is returned (live receive: it is shown at
+    /// once).
+    Synced,
+    /// Synced by the next synced commit (a catch-up page, synced at its
+    /// end before anything is shown).
+    Deferred,
+}
+
 /// What a message on a session this device never had means, in plain words.
 const NO_SESSION: &str = "it was encrypted for another of your devices, or before this device \
      was set up, so this device cannot read it";
@@ -92,11 +103,23 @@ impl Client {
             if page.messages.is_empty() {
                 break;
             }
-            for entry in page.messages {
-                if let Some(message) = self.receive(entry).await? {
-                    new.push(message);
+            // Each entry commits atomically with the cursor, without
+            // waiting for the disk; one synced commit ends the page (its
+            // fsync covers the page's commits), before anything is shown
+            // or acknowledged. A power cut mid-page takes back a tail of
+            // whole entries, which the server still holds: none is lost,
+            // none shown twice.
+            let page_result = async {
+                for entry in page.messages {
+                    if let Some(message) = self.receive_with(entry, Durability::Deferred).await? {
+                        new.push(message);
+                    }
                 }
+                Ok::<(), ClientError>(())
             }
+            .await;
+            self.sync_to_disk().await?;
+            page_result?;
         }
         self.vault.delete_expired(now()).await?;
         self.acknowledge(&new).await;
@@ -118,6 +141,31 @@ impl Client {
         &self,
         entry: InboxMessage,
     ) -> Result<Option<Message>, ClientError> {
+        self.receive_with(entry, Durability::Synced).await
+    }
+
+    /// Makes every commit so far durable (the cursor, rewritten in a
+    /// synced commit).
+    async fn sync_to_disk(&self) -> Result<(), ClientError> {
+        let _guard = self.lock.acquire().await?;
+        let mut batch = Batch::default();
+        self.vault
+            .put_json(&mut batch, records::CURSOR, &self.cursor().await?)?;
+        self.vault.commit(batch).await.map(|_| ())
+    }
+
+    /// [`Client::receive`], committing as `durability` says.
+    async fn receive_with(
+        &self,
+        entry: InboxMessage,
+        durability: Durability,
+    ) -> Result<Option<Message>, ClientError> {
+        let commit = |batch: Batch| async move {
+            match durability {
+                Durability::Synced => self.vault.commit(batch).await,
+                Durability::Deferred => self.vault.commit_unsynced(batch).await,
+            }
+        };
         let _guard = self.lock.acquire().await?;
         if entry.seq <= self.cursor().await? {
             return Ok(None);
@@ -131,7 +179,7 @@ impl Client {
             .await?
             .is_some();
         if seen || entry.expires_at.is_some_and(|t| t <= now()) {
-            self.vault.commit(batch).await?;
+            commit(batch).await?;
             return Ok(None);
         }
         let message = match self.open_entry(&entry, &mut batch).await {
@@ -146,7 +194,7 @@ impl Client {
             },
         };
         let Some(message) = message else {
-            self.vault.commit(batch).await?;
+            commit(batch).await?;
             return Ok(None);
         };
         if message.content.is_annotation() {
@@ -154,14 +202,14 @@ impl Client {
             // comes back names the target's local id.
             let target = self.apply_annotation(&mut batch, &message).await?;
             self.stage_message(&mut batch, &message)?;
-            self.vault.commit(batch).await?;
+            commit(batch).await?;
             return Ok(target.map(|local_id| Message {
                 local_id,
                 ..message
             }));
         }
         self.stage_message(&mut batch, &message)?;
-        let inserted = self.vault.commit(batch).await?;
+        let inserted = commit(batch).await?;
         Ok(inserted.first().map(|&local_id| Message {
             local_id,
             ..message

@@ -414,7 +414,10 @@ impl Client {
             let body = message.to_stored()?;
             self.vault.stage_update(&mut batch, local_id, &body).await?;
         }
-        self.vault.commit(batch).await.map(|_| ())
+        // Unsynced: if a power cut takes it back, the message is in the
+        // outbox again and the next sync posts the same request, which the
+        // server de-duplicates by client id.
+        self.vault.commit_unsynced(batch).await.map(|_| ())
     }
 
     /// Takes a message the server refused out of the outbox, and says so in

@@ -341,9 +341,48 @@ impl Vault {
             .transpose()
     }
 
-    /// Applies a batch of writes in one transaction.
+    /// Applies a batch of writes in one transaction, synced to the disk
+    /// before this returns.
     pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
         let mut tx = self.pool.begin().await?;
+        let inserted = Self::apply(&mut tx, batch).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Applies a batch of writes in one transaction without waiting for the
+    /// disk: atomic, and durable if this process dies, but a power cut can
+    /// take it back (never half of it). For writes whose loss only repeats
+    /// work that is safe to repeat (an entry the server still holds, a post
+    /// the server de-duplicates), made durable by the next synced commit
+    /// (one `fsync` of the log covers every commit before it).
+    pub(crate) async fn commit_unsynced(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
+        let mut conn = self.pool.acquire().await?;
+        let result: Result<Vec<i64>, ClientError> = async {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let inserted = Self::apply(&mut tx, batch).await?;
+            tx.commit().await?;
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await?;
+            Ok(inserted)
+        }
+        .await;
+        if result.is_err() {
+            // Never hand back a connection that might not sync.
+            conn.close_on_drop();
+        }
+        result
+    }
+
+    /// The writes of a batch, inside a transaction.
+    async fn apply(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        batch: Batch,
+    ) -> Result<Vec<i64>, ClientError> {
         let mut inserted = Vec::new();
         for op in batch.ops {
             match op {
@@ -351,13 +390,13 @@ impl Vault {
                     sqlx::query("INSERT INTO records (tag, value) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET value = excluded.value")
                         .bind(tag)
                         .bind(value)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 Op::Delete { tag } => {
                     sqlx::query("DELETE FROM records WHERE tag = $1")
                         .bind(tag)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
                 Op::InsertMessage {
@@ -376,7 +415,7 @@ impl Vault {
                     .bind(sort)
                     .bind(expires_at)
                     .bind(body)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                     inserted.extend(id);
                 }
@@ -384,12 +423,11 @@ impl Vault {
                     sqlx::query("UPDATE messages SET body = $1 WHERE id = $2")
                         .bind(body)
                         .bind(local_id)
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await?;
                 }
             }
         }
-        tx.commit().await?;
         Ok(inserted)
     }
 

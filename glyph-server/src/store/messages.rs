@@ -240,7 +240,8 @@ macro_rules! messages_methods {
                 // The copies, in multi-row inserts; a copy stored already
                 // (a retry) is not stored again.
                 let mut inserted: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
-                for chunk in copies.chunks(shared::ROWS_PER_STATEMENT) {
+                let copy_bytes = |c: &NewCopy| c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 64;
+                for chunk in shared::statement_chunks(copies, copy_bytes) {
                     let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
                         "INSERT INTO messages (sender, sender_device, recipient, recipient_device, client_id, group_id, envelope, \
                          self_copy, sent_at, expires_at, view_once, media_path) ",
