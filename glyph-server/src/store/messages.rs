@@ -87,59 +87,73 @@ macro_rules! messages_methods {
                 }
             }
 
-            /// One transaction for `items`, each in a savepoint of its own
-            /// when there are several, so a send refused for its own reasons
-            /// (a roster or device mismatch, an unknown user) leaves the
-            /// others. `Err` only when the transaction itself failed.
+            /// Writes `items` in one transaction, with a handful of
+            /// set-based statements for the whole batch: lock its users (in
+            /// sorted order, one statement), read their devices (one) and
+            /// its groups (two each), check every send against what was
+            /// read, then insert the copies of those that pass, advance
+            /// each inbox once and insert the entries (multi-row), notify,
+            /// commit. A send refused for its own reasons (a roster or
+            /// device mismatch, an unknown user) is answered and left out;
+            /// `Err` only when the transaction itself failed.
             async fn try_write_sends(&self, items: &[PendingSend]) -> Result<Vec<SendResult>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let isolate = items.len() > 1;
-                if isolate && !$lock.is_empty() {
-                    // Every user of the batch, locked at once in sorted
-                    // order: two batches (or a batch and another writer)
-                    // never wait for each other in a cycle.
-                    let mut users: Vec<&str> = items
-                        .iter()
-                        .flat_map(|i| i.copies.iter().map(|c| c.recipient.as_str()).chain([i.sender.as_str()]))
-                        .collect();
-                    users.sort_unstable();
-                    users.dedup();
-                    Self::lock_users(&mut tx, &users).await?;
+                let mut users: Vec<&str> = items
+                    .iter()
+                    .flat_map(|i| i.copies.iter().map(|c| c.recipient.as_str()).chain([i.sender.as_str()]))
+                    .collect();
+                users.sort_unstable();
+                users.dedup();
+                let found = Self::lock_users(&mut tx, &users).await?;
+                let devices = Self::devices_of(&mut tx, &users).await?;
+                let mut group_ids: Vec<&str> = items
+                    .iter()
+                    .filter_map(|i| i.copies.first().and_then(|c| c.group_id.as_deref()))
+                    .collect();
+                group_ids.sort_unstable();
+                group_ids.dedup();
+                let mut rosters = std::collections::HashMap::new();
+                for group_id in group_ids {
+                    sqlx::query(concat!("SELECT group_id FROM groups WHERE group_id = $1", $lock))
+                        .bind(group_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = $1")
+                        .bind(group_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    rosters.insert(group_id, members);
                 }
-                let mut results = Vec::with_capacity(items.len());
-                let mut changed = std::collections::BTreeSet::new();
+                let mut results: Vec<Option<SendResult>> = Vec::with_capacity(items.len());
+                let mut accepted = Vec::new();
                 for item in items {
-                    let result = if isolate {
-                        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                        let result = Self::send_in(&mut savepoint, item).await;
-                        if result.is_ok() {
-                            savepoint.commit().await?;
-                        } else {
-                            savepoint.rollback().await?;
+                    match shared::check_send(item, &found, &devices, &rosters) {
+                        Ok(()) => {
+                            accepted.push(item);
+                            results.push(None);
                         }
-                        result
-                    } else {
-                        Self::send_in(&mut tx, item).await
-                    };
-                    match result {
-                        Ok(stored) => {
-                            changed.extend(stored.1.iter().cloned());
-                            results.push(Ok(stored));
-                        }
-                        Err(err) if err.is_refusal() => results.push(Err(err)),
-                        Err(err) => return Err(err),
+                        Err(err) => results.push(Some(Err(err))),
                     }
                 }
-                if results.iter().all(Result::is_err) {
+                if accepted.is_empty() {
                     // Nothing to keep: dropping the transaction rolls it back.
-                    return Ok(results);
+                    return Ok(results.into_iter().flatten().collect());
+                }
+                let mut written = Self::write_copies(&mut tx, &accepted, &devices).await?.into_iter();
+                let mut changed = std::collections::BTreeSet::new();
+                for result in &mut results {
+                    if result.is_none() {
+                        let stored = written.next().ok_or(StoreError::WriterLost)?;
+                        changed.extend(stored.1.iter().cloned());
+                        *result = Some(Ok(stored));
+                    }
                 }
                 let changed: Vec<InboxOf> = changed.into_iter().collect();
                 // Other instances sharing the database learn of the change
                 // when (and only if) it commits.
                 self.notify_changed(&mut tx, &changed).await?;
                 tx.commit().await?;
-                Ok(results)
+                Ok(results.into_iter().flatten().collect())
             }
 
             /// Locks these users' rows (sorted, deduplicated) and returns
@@ -162,151 +176,113 @@ macro_rules! messages_methods {
                 Ok(found)
             }
 
-            /// Stores one send's copies inside a transaction, with a
-            /// handful of set-based statements whatever the number of
-            /// copies: lock the users, check the sender's device (and the
-            /// roster), read every recipient's listed devices, insert the
-            /// copies, advance each inbox's position once, insert the inbox
-            /// entries.
-            async fn send_in(
+            /// Inserts the copies of checked sends (multi-row; a copy stored
+            /// already, by a retry, is not stored again) and their inbox
+            /// entries: each copy to its device, and a self-copy to each of
+            /// its sender's other listed devices. Returns, per send, what it
+            /// stored and the inboxes it changed.
+            async fn write_copies(
                 conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
-                item: &PendingSend,
-            ) -> SendResult {
-                let PendingSend { sender, sender_device, client_id, copies, now } = item;
-                let (sender, sender_device, now) = (sender.as_str(), *sender_device, *now);
-                // Lock every user this send touches, in sorted order.
-                let mut users: Vec<&str> = copies.iter().map(|c| c.recipient.as_str()).collect();
-                users.push(sender);
-                users.sort_unstable();
-                users.dedup();
-                let found = Self::lock_users(&mut *conn, &users).await?;
-                if let Some(unknown) = users.iter().find(|u| !found.contains(**u)) {
-                    return Err(StoreError::UnknownUser((*unknown).to_owned()));
-                }
-                let known: Option<i64> = sqlx::query_scalar("SELECT device_id FROM devices WHERE user_id = $1 AND device_id = $2 AND removed_at IS NULL")
-                    .bind(sender)
-                    .bind(i64::from(sender_device))
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if known.is_none() {
-                    return Err(StoreError::UnknownDevice(sender_device));
-                }
-                if let Some(group_id) = copies.first().and_then(|c| c.group_id.as_deref()) {
-                    sqlx::query(concat!("SELECT group_id FROM groups WHERE group_id = $1", $lock))
-                        .bind(group_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                    let members: Vec<String> = sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = $1")
-                        .bind(group_id)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    if !members.iter().any(|m| m == sender) {
-                        return Err(StoreError::NoSuchGroup);
-                    }
-                    let mut recipients: Vec<String> = copies.iter().map(|c| c.recipient.clone()).collect();
-                    recipients.dedup();
-                    let (missing, extra) = shared::roster_difference(&members, sender, &recipients);
-                    if !missing.is_empty() || !extra.is_empty() {
-                        return Err(StoreError::RosterMismatch { missing, extra });
-                    }
-                }
-                // Every listed device of every recipient gets a copy, and
-                // no other device.
-                let listed = Self::listed_devices_of(&mut *conn, &users).await?;
-                let mut addressed: std::collections::BTreeMap<&str, Vec<u32>> = std::collections::BTreeMap::new();
-                for copy in copies {
-                    addressed.entry(copy.recipient.as_str()).or_default().push(copy.device_id);
-                }
-                let mut differences = Vec::new();
-                for (user, devices) in &addressed {
-                    let theirs = listed.get(*user).map(Vec::as_slice).unwrap_or_default();
-                    if let Some(difference) = shared::device_difference(user, theirs, devices) {
-                        differences.push(difference);
-                    }
-                }
-                if !differences.is_empty() {
-                    return Err(StoreError::DeviceMismatch(differences));
-                }
-                // The sender's other devices get the self-copy.
-                let own: Vec<u32> = listed
-                    .get(sender)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .copied()
-                    .filter(|d| *d != sender_device)
-                    .collect();
-
-                // The copies, in multi-row inserts; a copy stored already
-                // (a retry) is not stored again.
-                let mut inserted: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
-                let copy_bytes = |c: &NewCopy| c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 64;
-                for chunk in shared::statement_chunks(copies, copy_bytes) {
+                sends: &[&PendingSend],
+                devices: &shared::DevicesOf,
+            ) -> Result<Vec<(Vec<StoredCopy>, Vec<InboxOf>)>, StoreError> {
+                type CopyKey = (String, String, String, u32);
+                let key_of = |row: &<<$store as shared::Backend>::Db as sqlx::Database>::Row| -> Result<CopyKey, sqlx::Error> {
+                    let device: i64 = row.try_get("recipient_device")?;
+                    Ok((row.try_get("sender")?, row.try_get("client_id")?, row.try_get("recipient")?, u32::try_from(device).unwrap_or_default()))
+                };
+                let rows: Vec<(&PendingSend, &NewCopy)> = sends.iter().flat_map(|s| s.copies.iter().map(move |c| (*s, c))).collect();
+                let row_bytes = |(_, c): &(&PendingSend, &NewCopy)| c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 96;
+                let mut inserted: std::collections::HashMap<CopyKey, i64> = std::collections::HashMap::new();
+                for chunk in shared::statement_chunks(&rows, row_bytes) {
                     let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
                         "INSERT INTO messages (sender, sender_device, recipient, recipient_device, client_id, group_id, envelope, \
                          self_copy, sent_at, expires_at, view_once, media_path) ",
                     );
-                    query.push_values(chunk, |mut row, copy| {
-                        row.push_bind(sender.to_owned())
-                            .push_bind(i64::from(sender_device))
+                    query.push_values(chunk, |mut row, (send, copy)| {
+                        row.push_bind(send.sender.clone())
+                            .push_bind(i64::from(send.sender_device))
                             .push_bind(copy.recipient.clone())
                             .push_bind(i64::from(copy.device_id))
-                            .push_bind(client_id.clone())
+                            .push_bind(send.client_id.clone())
                             .push_bind(copy.group_id.clone())
                             .push_bind(copy.envelope.clone())
                             .push_bind(copy.self_copy.clone())
-                            .push_bind(now)
+                            .push_bind(send.now)
                             .push_bind(copy.expires_at)
                             .push_bind(copy.view_once)
                             .push_bind(copy.media_path.clone());
                     });
                     query.push(
                         " ON CONFLICT (sender, client_id, recipient, recipient_device) DO NOTHING \
-                         RETURNING id, recipient, recipient_device",
+                         RETURNING id, sender, client_id, recipient, recipient_device",
                     );
-                    let rows = query.build().fetch_all(&mut *conn).await?;
-                    for row in rows {
-                        let device: i64 = row.try_get("recipient_device")?;
-                        inserted.insert((row.try_get("recipient")?, u32::try_from(device).unwrap_or_default()), row.try_get("id")?);
+                    for row in query.build().fetch_all(&mut *conn).await? {
+                        inserted.insert(key_of(&row)?, row.try_get("id")?);
                     }
                 }
-                let mut earlier: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
-                if inserted.len() < copies.len() {
-                    let rows = sqlx::query("SELECT id, recipient, recipient_device FROM messages WHERE sender = $1 AND client_id = $2")
-                        .bind(sender)
-                        .bind(client_id)
-                        .fetch_all(&mut *conn)
-                        .await?;
-                    for row in rows {
-                        let device: i64 = row.try_get("recipient_device")?;
-                        earlier.insert((row.try_get("recipient")?, u32::try_from(device).unwrap_or_default()), row.try_get("id")?);
-                    }
-                }
-
-                // Inbox entries: each new copy to its device, and the
-                // self-copy to each of the sender's other devices.
-                let mut stored = Vec::with_capacity(copies.len());
-                let mut entries: Vec<(&str, u32, i64, bool)> = Vec::new();
-                for copy in copies {
-                    let key = (copy.recipient.clone(), copy.device_id);
-                    // `remove`: a copy named twice in one request is new once.
-                    let (id, created) = match inserted.remove(&key) {
-                        Some(id) => (id, true),
-                        None => match earlier.get(&key).copied().or_else(|| stored.iter().find(|s: &&StoredCopy| (s.recipient.as_str(), s.device_id) == (key.0.as_str(), key.1)).map(|s| s.id)) {
-                            Some(id) => (id, false),
-                            None => return Err(StoreError::Database(sqlx::Error::RowNotFound)),
-                        },
-                    };
-                    if created {
-                        entries.push((copy.recipient.as_str(), copy.device_id, id, false));
-                        if copy.self_copy.is_some() {
-                            entries.extend(own.iter().map(|d| (sender, *d, id, true)));
+                // Copies stored before (retries): their ids, in one query
+                // per run of sends that had any.
+                let mut earlier: std::collections::HashMap<CopyKey, i64> = std::collections::HashMap::new();
+                if inserted.len() < rows.len() {
+                    let mut retried: Vec<(&str, &str)> = rows
+                        .iter()
+                        .filter(|(s, c)| !inserted.contains_key(&(s.sender.clone(), s.client_id.clone(), c.recipient.clone(), c.device_id)))
+                        .map(|(s, _)| (s.sender.as_str(), s.client_id.as_str()))
+                        .collect();
+                    retried.sort_unstable();
+                    retried.dedup();
+                    for chunk in retried.chunks(shared::ROWS_PER_STATEMENT) {
+                        let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
+                            "SELECT id, sender, client_id, recipient, recipient_device FROM messages WHERE (sender, client_id) IN (",
+                        );
+                        let mut list = query.separated(", ");
+                        for (sender, client_id) in chunk {
+                            list.push("(").push_bind_unseparated((*sender).to_owned()).push_unseparated(", ");
+                            list.push_bind_unseparated((*client_id).to_owned()).push_unseparated(")");
+                        }
+                        query.push(")");
+                        for row in query.build().fetch_all(&mut *conn).await? {
+                            earlier.insert(key_of(&row)?, row.try_get("id")?);
                         }
                     }
-                    stored.push(StoredCopy { id, recipient: copy.recipient.clone(), device_id: copy.device_id, created });
                 }
-                let changed = Self::append_to_inboxes(&mut *conn, &entries).await?;
-                Ok((stored, changed))
+                let mut entries: Vec<(&str, u32, i64, bool)> = Vec::new();
+                let mut per_send = Vec::with_capacity(sends.len());
+                for send in sends {
+                    let own: Vec<u32> = shared::listed(devices, &send.sender).filter(|d| *d != send.sender_device).collect();
+                    let mut stored = Vec::with_capacity(send.copies.len());
+                    let mut inboxes = std::collections::BTreeSet::new();
+                    for copy in &send.copies {
+                        let key = (send.sender.clone(), send.client_id.clone(), copy.recipient.clone(), copy.device_id);
+                        // `remove`: a copy named twice, in one request or in
+                        // two sends of one batch, is new once.
+                        let (id, created) = match inserted.remove(&key) {
+                            Some(id) => {
+                                earlier.insert(key, id);
+                                (id, true)
+                            }
+                            None => match earlier.get(&key) {
+                                Some(id) => (*id, false),
+                                None => return Err(StoreError::Database(sqlx::Error::RowNotFound)),
+                            },
+                        };
+                        if created {
+                            entries.push((copy.recipient.as_str(), copy.device_id, id, false));
+                            inboxes.insert((copy.recipient.clone(), copy.device_id));
+                            if copy.self_copy.is_some() {
+                                for device in &own {
+                                    entries.push((send.sender.as_str(), *device, id, true));
+                                    inboxes.insert((send.sender.clone(), *device));
+                                }
+                            }
+                        }
+                        stored.push(StoredCopy { id, recipient: copy.recipient.clone(), device_id: copy.device_id, created });
+                    }
+                    per_send.push((stored, inboxes.into_iter().collect()));
+                }
+                Self::append_to_inboxes(&mut *conn, &entries).await?;
+                Ok(per_send)
             }
 
             /// Appends entries `(owner, device, message id, outgoing)` to
@@ -375,15 +351,16 @@ macro_rules! messages_methods {
                 Ok(counts.into_iter().map(|((owner, device), _)| (owner.to_owned(), device)).collect())
             }
 
-            /// Every listed device of these users, in one statement.
-            async fn listed_devices_of(
+            /// Every device row of these users (listed or not, removed or
+            /// not), in one statement per 64 users.
+            async fn devices_of(
                 conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
                 users: &[&str],
-            ) -> Result<std::collections::HashMap<String, Vec<u32>>, StoreError> {
-                let mut listed: std::collections::HashMap<String, Vec<u32>> = std::collections::HashMap::new();
+            ) -> Result<shared::DevicesOf, StoreError> {
+                let mut devices = shared::DevicesOf::new();
                 for chunk in users.chunks(shared::ROWS_PER_STATEMENT) {
                     let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                        "SELECT user_id, device_id FROM devices WHERE listed AND user_id IN (",
+                        "SELECT user_id, device_id, listed, removed_at IS NULL AS live FROM devices WHERE user_id IN (",
                     );
                     let mut list = query.separated(", ");
                     for user in chunk {
@@ -393,11 +370,15 @@ macro_rules! messages_methods {
                     for row in query.build().fetch_all(&mut *conn).await? {
                         let device: i64 = row.try_get("device_id")?;
                         if let Ok(device) = u32::try_from(device) {
-                            listed.entry(row.try_get("user_id")?).or_default().push(device);
+                            devices.entry(row.try_get("user_id")?).or_default().push(shared::DeviceRef {
+                                id: device,
+                                listed: row.try_get("listed")?,
+                                live: row.try_get("live")?,
+                            });
                         }
                     }
                 }
-                Ok(listed)
+                Ok(devices)
             }
 
             pub(super) async fn inbox(

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use super::messages::PendingSend;
 use super::{DeviceDifference, GroupRow, InboxRow, StoreError, UserRow};
 
 /// The most rows of ids and numbers one multi-row statement carries.
@@ -44,6 +45,89 @@ pub(super) fn statement_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Ve
         chunks.push(&items[start..]);
     }
     chunks
+}
+
+/// One device row, as a batch of sends reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DeviceRef {
+    pub(super) id: u32,
+    /// In the user's latest list: sends must cover it.
+    pub(super) listed: bool,
+    /// Claimed and not removed: it may send.
+    pub(super) live: bool,
+}
+
+/// The device rows of a batch's users, by user id.
+pub(super) type DevicesOf = std::collections::HashMap<String, Vec<DeviceRef>>;
+
+/// A user's listed devices, ascending.
+pub(super) fn listed<'a>(devices: &'a DevicesOf, user: &str) -> impl Iterator<Item = u32> + 'a {
+    devices
+        .get(user)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.listed)
+        .map(|d| d.id)
+}
+
+/// Checks a send against what its batch read: every user exists, the
+/// sending device is live, a group send addresses exactly the roster minus
+/// the sender (who is a member), and the copies cover exactly each
+/// recipient's listed devices.
+pub(super) fn check_send(
+    send: &PendingSend,
+    found: &BTreeSet<String>,
+    devices: &DevicesOf,
+    rosters: &std::collections::HashMap<&str, Vec<String>>,
+) -> Result<(), StoreError> {
+    let mut users: Vec<&str> = send
+        .copies
+        .iter()
+        .map(|c| c.recipient.as_str())
+        .chain([send.sender.as_str()])
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    if let Some(unknown) = users.iter().find(|u| !found.contains(**u)) {
+        return Err(StoreError::UnknownUser((*unknown).to_owned()));
+    }
+    let sender_live = devices
+        .get(&send.sender)
+        .is_some_and(|ds| ds.iter().any(|d| d.id == send.sender_device && d.live));
+    if !sender_live {
+        return Err(StoreError::UnknownDevice(send.sender_device));
+    }
+    if let Some(group_id) = send.copies.first().and_then(|c| c.group_id.as_deref()) {
+        let members = rosters.get(group_id).map(Vec::as_slice).unwrap_or_default();
+        if !members.contains(&send.sender) {
+            return Err(StoreError::NoSuchGroup);
+        }
+        let mut recipients: Vec<String> = send.copies.iter().map(|c| c.recipient.clone()).collect();
+        recipients.dedup();
+        let (missing, extra) = roster_difference(members, &send.sender, &recipients);
+        if !missing.is_empty() || !extra.is_empty() {
+            return Err(StoreError::RosterMismatch { missing, extra });
+        }
+    }
+    let mut addressed: std::collections::BTreeMap<&str, Vec<u32>> =
+        std::collections::BTreeMap::new();
+    for copy in &send.copies {
+        addressed
+            .entry(copy.recipient.as_str())
+            .or_default()
+            .push(copy.device_id);
+    }
+    let differences: Vec<DeviceDifference> = addressed
+        .iter()
+        .filter_map(|(user, addressed)| {
+            let theirs: Vec<u32> = listed(devices, user).collect();
+            device_difference(user, &theirs, addressed)
+        })
+        .collect();
+    if !differences.is_empty() {
+        return Err(StoreError::DeviceMismatch(differences));
+    }
+    Ok(())
 }
 
 /// A backend's sqlx database type, for helpers that take its transactions.
