@@ -103,3 +103,67 @@ fn with_the_server_down_a_send_is_queued_with_exit_4_and_history_still_reads() {
         "{out}"
     );
 }
+
+/// A catch-up (`glyph read`) killed mid-page, again and again, loses no
+/// message and stores none twice: each page of the inbox is one
+/// transaction with its cursor, synced before anything is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_killed_mid_catch_up_loses_nothing_and_repeats_nothing() {
+    const MESSAGES: usize = 1200;
+    let server = Server::start(&["--sends-per-minute", "100000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url.clone();
+    assert_eq!(glyph(dir.path(), "bob", &url, &["init"]).0, 0);
+    let (_, whoami, _) = glyph(dir.path(), "bob", &url, &["whoami"]);
+    let bob_id = whoami
+        .lines()
+        .find_map(|l| l.strip_prefix("user id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let alice = Person::new(&server).await;
+    for i in 0..MESSAGES {
+        alice
+            .client
+            .send_text(&bob_id, &format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    // Kill `glyph read` at growing delays while it catches up.
+    let mut kills = 0;
+    for delay_ms in [150u64, 300, 450, 600, 800, 1000] {
+        let mut child = std::process::Command::new(glyph_program())
+            .args(["read"])
+            .env("GLYPH_PROFILE", dir.path().join("bob"))
+            .env("GLYPH_SERVER", &url)
+            .env("GLYPH_PIN", PIN)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    assert!(
+        kills > 0,
+        "no read was killed mid-way: the test proves nothing"
+    );
+    let (code, _, err) = glyph(dir.path(), "bob", &url, &["read"]);
+    assert_eq!(code, 0, "{err}");
+    let alice_id = alice.id();
+    let (code, history, err) = glyph(dir.path(), "bob", &url, &["read", &alice_id]);
+    assert_eq!(code, 0, "{err}");
+    let mut seen = std::collections::BTreeMap::new();
+    for line in history.lines() {
+        if let Some(text) = line.rsplit(": ").next().filter(|t| t.starts_with('m')) {
+            *seen.entry(text.to_owned()).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.len(), MESSAGES, "every message is kept");
+    assert!(seen.values().all(|n| *n == 1), "none twice");
+}

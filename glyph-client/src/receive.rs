@@ -30,7 +30,7 @@ use crate::send::device_sessions;
 use crate::vault::Batch;
 
 /// Inbox entries fetched per page.
-const PAGE: u32 = 200;
+const PAGE: u32 = 500;
 
 /// What became of an entry that did not open.
 enum Unopened {
@@ -103,23 +103,7 @@ impl Client {
             if page.messages.is_empty() {
                 break;
             }
-            // Each entry commits atomically with the cursor, without
-            // waiting for the disk; one synced commit ends the page (its
-            // fsync covers the page's commits), before anything is shown
-            // or acknowledged. A power cut mid-page takes back a tail of
-            // whole entries, which the server still holds: none is lost,
-            // none shown twice.
-            let page_result = async {
-                for entry in page.messages {
-                    if let Some(message) = self.receive_with(entry, Durability::Deferred).await? {
-                        new.push(message);
-                    }
-                }
-                Ok::<(), ClientError>(())
-            }
-            .await;
-            self.sync_to_disk().await?;
-            page_result?;
+            new.extend(self.receive_page(page.messages).await?);
         }
         self.vault.delete_expired(now()).await?;
         self.acknowledge(&new).await;
@@ -144,10 +128,53 @@ impl Client {
         self.receive_with(entry, Durability::Synced).await
     }
 
+    /// Processes a page of inbox entries in one transaction: the profile
+    /// is locked for the page, each entry's changes (session, history,
+    /// cursor) are gathered in the vault's page, where the next entries
+    /// read them, and the page is applied at once, then synced, before
+    /// anything is returned (and so shown or acknowledged). Whatever
+    /// happens, the vault holds whole entries with the cursor after the
+    /// last of them: none lost, none shown twice.
+    async fn receive_page(&self, entries: Vec<InboxMessage>) -> Result<Vec<Message>, ClientError> {
+        let guard = self.lock.acquire().await?;
+        self.vault.begin_page();
+        let mut received = Vec::new();
+        let processed = async {
+            let keys: Vec<String> = entries
+                .iter()
+                .map(|e| dedup_key(&e.sender, &e.client_id))
+                .collect();
+            self.vault.note_absent(&keys).await?;
+            for entry in entries {
+                if let Some(message) = self.receive_locked(entry, Durability::Deferred).await? {
+                    received.push(message);
+                }
+            }
+            Ok::<(), ClientError>(())
+        }
+        .await;
+        let applied = self.vault.end_page().await;
+        let synced = self.sync_to_disk().await;
+        drop(guard);
+        processed?;
+        let applied = applied?;
+        synced?;
+        // Messages stored by the page carried stand-in ids until applied.
+        Ok(received
+            .into_iter()
+            .filter_map(|mut message| {
+                if message.local_id < 0 {
+                    message.local_id = (*applied.get(&message.local_id)?)?;
+                }
+                Some(message)
+            })
+            .collect())
+    }
+
     /// Makes every commit so far durable (the cursor, rewritten in a
-    /// synced commit).
+    /// synced commit: its `fsync` of the log covers every commit before
+    /// it). The caller holds the profile's lock.
     async fn sync_to_disk(&self) -> Result<(), ClientError> {
-        let _guard = self.lock.acquire().await?;
         let mut batch = Batch::default();
         self.vault
             .put_json(&mut batch, records::CURSOR, &self.cursor().await?)?;
@@ -160,13 +187,22 @@ impl Client {
         entry: InboxMessage,
         durability: Durability,
     ) -> Result<Option<Message>, ClientError> {
+        let _guard = self.lock.acquire().await?;
+        self.receive_locked(entry, durability).await
+    }
+
+    /// [`Client::receive_with`], for a caller holding the profile's lock.
+    async fn receive_locked(
+        &self,
+        entry: InboxMessage,
+        durability: Durability,
+    ) -> Result<Option<Message>, ClientError> {
         let commit = |batch: Batch| async move {
             match durability {
                 Durability::Synced => self.vault.commit(batch).await,
                 Durability::Deferred => self.vault.commit_unsynced(batch).await,
             }
         };
-        let _guard = self.lock.acquire().await?;
         if entry.seq <= self.cursor().await? {
             return Ok(None);
         }
@@ -254,7 +290,22 @@ impl Client {
                 // The sending device is the server's hint: it chooses the
                 // sessions tried first (and where a new one is kept).
                 let mut sessions = self.sessions(&entry.sender).await?;
-                let mut prekeys = self.prekeys().await?;
+                // Only a handshake that made no session yet needs this
+                // device's prekeys (whose loading derives every public key:
+                // a millisecond). A sender keeps the handshake's header on
+                // every message until the first reply.
+                let handshake = envelope.x3dh.as_ref().filter(|header| {
+                    !sessions.devices().any(|d| {
+                        sessions
+                            .device(d)
+                            .is_some_and(|s| s.has_session_from(header))
+                    })
+                });
+                let mut prekeys = if handshake.is_some() {
+                    self.prekeys().await?
+                } else {
+                    glyph_crypto::PreKeyStore::new()
+                };
                 let plaintext = zeroize::Zeroizing::new(decrypt_from_any_device(
                     &mut sessions,
                     entry.sender_device,
@@ -262,7 +313,7 @@ impl Client {
                     &mut prekeys,
                     &envelope,
                 )?);
-                if envelope.x3dh.is_some() {
+                if handshake.is_some() {
                     self.vault
                         .put(batch, records::PREKEYS, &prekeys.to_bytes())?;
                 }

@@ -388,36 +388,44 @@ impl Client {
     async fn post(&self, request: &SendRequest, message: &Message) -> Result<Message, ClientError> {
         self.api.send(request).await?;
         let _guard = self.lock.acquire().await?;
-        self.mark_sent(&message.client_id).await?;
-        // Read back: a receipt may have changed it in the meantime.
-        let dedup = dedup_key(&self.user_id, &message.client_id);
-        Ok(match self.find_message(&dedup).await? {
-            Some((local_id, stored)) => Message { local_id, ..stored },
-            None => Message {
+        // As stored now: a receipt may have changed it in the meantime.
+        Ok(self
+            .mark_sent(&message.client_id)
+            .await?
+            .unwrap_or_else(|| Message {
                 delivery: Delivery::Sent,
                 ..message.clone()
-            },
-        })
+            }))
     }
 
     /// Removes a message from the outbox and marks it sent, in one
-    /// transaction.
-    async fn mark_sent(&self, client_id: &str) -> Result<(), ClientError> {
+    /// transaction; returns it as stored.
+    async fn mark_sent(&self, client_id: &str) -> Result<Option<Message>, ClientError> {
         let mut batch = Batch::default();
         let mut outbox = self.outbox().await?;
         if outbox.remove(client_id).is_some() {
             self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
         }
         let dedup = dedup_key(&self.user_id, client_id);
-        if let Some((local_id, mut message)) = self.find_message(&dedup).await? {
-            message.delivery = Delivery::Sent;
-            let body = message.to_stored()?;
-            self.vault.stage_update(&mut batch, local_id, &body).await?;
+        let found = self.find_message(&dedup).await?;
+        if let Some((local_id, message)) = &found {
+            let sent = Message {
+                delivery: Delivery::Sent,
+                ..message.clone()
+            };
+            let body = sent.to_stored()?;
+            self.vault
+                .stage_update_known(&mut batch, *local_id, &dedup, &body)?;
         }
         // Unsynced: if a power cut takes it back, the message is in the
         // outbox again and the next sync posts the same request, which the
         // server de-duplicates by client id.
-        self.vault.commit_unsynced(batch).await.map(|_| ())
+        self.vault.commit_unsynced(batch).await?;
+        Ok(found.map(|(local_id, message)| Message {
+            local_id,
+            delivery: Delivery::Sent,
+            ..message
+        }))
     }
 
     /// Takes a message the server refused out of the outbox, and says so in

@@ -172,6 +172,30 @@ enum Op {
 pub struct Vault {
     pool: SqlitePool,
     keys: VaultKeys,
+    /// Writes gathered while a page of the inbox is processed (see
+    /// [`Vault::begin_page`]).
+    page: std::sync::Mutex<Option<Page>>,
+}
+
+/// A page of writes gathered for one transaction, with what they and the
+/// reads before them left, so that reads during the page see its writes.
+#[derive(Default)]
+struct Page {
+    /// Writes not yet applied, in order.
+    ops: Vec<Op>,
+    /// Records as the page knows them (sealed, as stored; `None`: deleted):
+    /// read once from the file or written by the page.
+    records: std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// De-duplication tags of messages staged and not yet applied.
+    staged_dedups: std::collections::HashSet<Vec<u8>>,
+    /// De-duplication tags known to be in no stored message (looked up for
+    /// the whole page at once).
+    absent_dedups: std::collections::HashSet<Vec<u8>>,
+    /// Messages staged so far, which stand for their local ids until
+    /// applied: the n-th is `-n`.
+    staged_messages: i64,
+    /// What each stand-in became once applied (`None`: it was a duplicate).
+    applied: std::collections::HashMap<i64, Option<i64>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -219,7 +243,11 @@ impl Vault {
         let pool = connect(path, true).await?;
         let salt = crate::random::bytes::<16>()?;
         let keys = VaultKeys::derive(pin, &salt, params)?;
-        let vault = Self { pool, keys };
+        let vault = Self {
+            pool,
+            keys,
+            page: std::sync::Mutex::new(None),
+        };
         let check = vault.seal(b"meta:check", CHECK_PLAINTEXT)?;
         let mut tx = vault.pool.begin().await?;
         for (name, value) in [
@@ -262,7 +290,11 @@ impl Vault {
         let params = KdfParams::decode(&meta("kdf").await?)?;
         let check = meta("check").await?;
         let keys = VaultKeys::derive(pin, &salt, params)?;
-        let vault = Self { pool, keys };
+        let vault = Self {
+            pool,
+            keys,
+            page: std::sync::Mutex::new(None),
+        };
         let opened = vault
             .open_sealed(b"meta:check", &check)
             .map_err(|_| ClientError::WrongPin)?;
@@ -319,12 +351,157 @@ impl Vault {
     /// A record's value.
     pub(crate) async fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, ClientError> {
         let tag = self.tag(name)?;
+        if let Some(known) = self
+            .lock_page()
+            .as_ref()
+            .and_then(|page| page.records.get(&tag).cloned())
+        {
+            return known
+                .map(|sealed| self.open_sealed(&tag, &sealed))
+                .transpose();
+        }
         let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM records WHERE tag = $1")
             .bind(&tag)
             .fetch_optional(&self.pool)
             .await?;
+        if let Some(page) = self.lock_page().as_mut() {
+            // The page's owner holds the profile's lock: what was read
+            // stays true until the page writes it.
+            page.records
+                .entry(tag.clone())
+                .or_insert_with(|| row.clone());
+        }
         row.map(|sealed| self.open_sealed(&tag, &sealed))
             .transpose()
+    }
+
+    fn lock_page(&self) -> std::sync::MutexGuard<'_, Option<Page>> {
+        // Every change to a page is a single step: poison cannot leave one
+        // half made.
+        self.page
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a page: until [`Vault::end_page`], commits are gathered (and
+    /// seen by reads) instead of written, and applied together in one
+    /// transaction. Only for a caller holding the profile's lock for the
+    /// whole page, with nothing leaving the device until the page ends
+    /// (the inbox: receiving sends nothing), since the page is applied
+    /// without waiting for the disk; the caller syncs after.
+    pub(crate) fn begin_page(&self) {
+        *self.lock_page() = Some(Page::default());
+    }
+
+    /// Looks up, in one query, which of these de-duplication keys no stored
+    /// message has, so that the page answers [`Vault::message_id`] for them
+    /// without asking the file.
+    pub(crate) async fn note_absent(&self, dedup_keys: &[String]) -> Result<(), ClientError> {
+        let tags = dedup_keys
+            .iter()
+            .map(|key| self.tag(&format!("dedup:{key}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut present = std::collections::HashSet::new();
+        for chunk in tags.chunks(500) {
+            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT dedup FROM messages WHERE dedup IN (",
+            );
+            let mut list = query.separated(", ");
+            for tag in chunk {
+                list.push_bind(tag.clone());
+            }
+            query.push(")");
+            let found: Vec<Vec<u8>> = query.build_query_scalar().fetch_all(&self.pool).await?;
+            present.extend(found);
+        }
+        if let Some(page) = self.lock_page().as_mut() {
+            page.absent_dedups.extend(
+                tags.into_iter()
+                    .filter(|tag| !present.contains(tag) && !page.staged_dedups.contains(tag)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies what the page gathered (one transaction, not synced) and
+    /// ends it. Returns what each stand-in local id became.
+    pub(crate) async fn end_page(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, Option<i64>>, ClientError> {
+        let applied = self.apply_page().await;
+        let page = self.lock_page().take();
+        applied?;
+        Ok(page.map(|p| p.applied).unwrap_or_default())
+    }
+
+    /// Applies the page's gathered writes now (before a read of messages
+    /// that may be among them); the page goes on.
+    async fn apply_page(&self) -> Result<(), ClientError> {
+        let (ops, first) = match self.lock_page().as_mut() {
+            Some(page) if !page.ops.is_empty() => {
+                let staged = i64::try_from(page.staged_dedups.len()).unwrap_or(0);
+                page.staged_dedups.clear();
+                (
+                    std::mem::take(&mut page.ops),
+                    page.staged_messages - staged + 1,
+                )
+            }
+            _ => return Ok(()),
+        };
+        let inserted = self.commit_ops(latest_record_writes(ops), false).await;
+        let mut guard = self.lock_page();
+        let page = guard.as_mut();
+        match inserted {
+            Ok(inserted) => {
+                if let Some(page) = page {
+                    for (n, id) in inserted.into_iter().enumerate() {
+                        page.applied
+                            .insert(-(first + i64::try_from(n).unwrap_or(0)), id);
+                    }
+                }
+                Ok(())
+            }
+            Err(err) => {
+                if let Some(page) = page {
+                    // What the page believed is now unknown.
+                    page.records.clear();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Gathers a batch into the page, if one is open; otherwise hands it
+    /// back. Returns the stand-in ids of the messages it inserts.
+    fn stage(&self, batch: Batch) -> Result<Vec<i64>, Batch> {
+        let mut guard = self.lock_page();
+        let Some(page) = guard.as_mut() else {
+            return Err(batch);
+        };
+        let mut ids = Vec::new();
+        for op in batch.ops {
+            match &op {
+                Op::Put { tag, value } => {
+                    page.records.insert(tag.clone(), Some(value.clone()));
+                }
+                Op::Delete { tag } => {
+                    page.records.insert(tag.clone(), None);
+                }
+                Op::InsertMessage { dedup, .. } => {
+                    // A duplicate within the page is not stored twice (and
+                    // the n-th insert applied is the n-th stand-in).
+                    if !page.staged_dedups.insert(dedup.clone()) {
+                        continue;
+                    }
+                    page.absent_dedups.remove(dedup);
+                    page.staged_messages += 1;
+                    ids.push(-page.staged_messages);
+                }
+                Op::UpdateMessage { .. } => {}
+            }
+            page.ops.push(op);
+        }
+        Ok(ids)
     }
 
     /// A record as JSON.
@@ -344,26 +521,38 @@ impl Vault {
     /// Applies a batch of writes in one transaction, synced to the disk
     /// before this returns.
     pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = Self::apply(&mut tx, batch).await?;
-        tx.commit().await?;
-        Ok(inserted)
+        match self.stage(batch) {
+            Ok(staged) => Ok(staged),
+            Err(batch) => Ok(self
+                .commit_ops(batch.ops, true)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
     }
 
-    /// Applies a batch of writes in one transaction without waiting for the
-    /// disk: atomic, and durable if this process dies, but a power cut can
-    /// take it back (never half of it). For writes whose loss only repeats
-    /// work that is safe to repeat (an entry the server still holds, a post
-    /// the server de-duplicates), made durable by the next synced commit
-    /// (one `fsync` of the log covers every commit before it).
-    pub(crate) async fn commit_unsynced(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
+    /// Applies writes in one transaction, synced or not (see
+    /// [`Vault::commit_unsynced`]); for each message inserted, its local
+    /// id, or `None` if its de-duplication key was stored already.
+    async fn commit_ops(
+        &self,
+        ops: Vec<Op>,
+        synced: bool,
+    ) -> Result<Vec<Option<i64>>, ClientError> {
+        if synced {
+            let mut tx = self.pool.begin().await?;
+            let inserted = Self::apply(&mut tx, ops).await?;
+            tx.commit().await?;
+            return Ok(inserted);
+        }
         let mut conn = self.pool.acquire().await?;
-        let result: Result<Vec<i64>, ClientError> = async {
+        let result: Result<Vec<Option<i64>>, ClientError> = async {
             sqlx::query("PRAGMA synchronous = NORMAL")
                 .execute(&mut *conn)
                 .await?;
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let inserted = Self::apply(&mut tx, batch).await?;
+            let inserted = Self::apply(&mut tx, ops).await?;
             tx.commit().await?;
             sqlx::query("PRAGMA synchronous = FULL")
                 .execute(&mut *conn)
@@ -378,13 +567,31 @@ impl Vault {
         result
     }
 
-    /// The writes of a batch, inside a transaction.
+    /// Applies a batch of writes in one transaction without waiting for the
+    /// disk: atomic, and durable if this process dies, but a power cut can
+    /// take it back (never half of it). For writes whose loss only repeats
+    /// work that is safe to repeat (an entry the server still holds, a post
+    /// the server de-duplicates), made durable by the next synced commit
+    /// (one `fsync` of the log covers every commit before it).
+    pub(crate) async fn commit_unsynced(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
+        match self.stage(batch) {
+            Ok(staged) => Ok(staged),
+            Err(batch) => Ok(self
+                .commit_ops(batch.ops, false)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+
+    /// Writes, inside a transaction.
     async fn apply(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        batch: Batch,
-    ) -> Result<Vec<i64>, ClientError> {
+        ops: Vec<Op>,
+    ) -> Result<Vec<Option<i64>>, ClientError> {
         let mut inserted = Vec::new();
-        for op in batch.ops {
+        for op in ops {
             match op {
                 Op::Put { tag, value } => {
                     sqlx::query("INSERT INTO records (tag, value) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET value = excluded.value")
@@ -417,7 +624,7 @@ impl Vault {
                     .bind(body)
                     .fetch_optional(&mut **tx)
                     .await?;
-                    inserted.extend(id);
+                    inserted.push(id);
                 }
                 Op::UpdateMessage { local_id, body } => {
                     sqlx::query("UPDATE messages SET body = $1 WHERE id = $2")
@@ -479,9 +686,21 @@ impl Vault {
 
     /// The local id of the message with this de-duplication key, if stored.
     pub(crate) async fn message_id(&self, dedup_key: &str) -> Result<Option<i64>, ClientError> {
+        let dedup = self.tag(&format!("dedup:{dedup_key}"))?;
+        let (staged, absent) = self.lock_page().as_ref().map_or((false, false), |page| {
+            (
+                page.staged_dedups.contains(&dedup),
+                page.absent_dedups.contains(&dedup),
+            )
+        });
+        if staged {
+            self.apply_page().await?;
+        } else if absent {
+            return Ok(None);
+        }
         Ok(
             sqlx::query_scalar("SELECT id FROM messages WHERE dedup = $1")
-                .bind(self.tag(&format!("dedup:{dedup_key}"))?)
+                .bind(dedup)
                 .fetch_optional(&self.pool)
                 .await?,
         )
@@ -528,6 +747,7 @@ impl Vault {
         local_id: i64,
         body: &[u8],
     ) -> Result<(), ClientError> {
+        self.apply_page().await?;
         let dedup: Vec<u8> = sqlx::query_scalar("SELECT dedup FROM messages WHERE id = $1")
             .bind(local_id)
             .fetch_optional(&self.pool)
@@ -559,6 +779,7 @@ impl Vault {
         conversation: &str,
         now: i64,
     ) -> Result<Vec<StoredMessage>, ClientError> {
+        self.apply_page().await?;
         let rows = sqlx::query(
             "SELECT id, dedup, body FROM messages WHERE conversation = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY sort, id",
         )
@@ -580,6 +801,7 @@ impl Vault {
 
     /// One message by local id.
     pub(crate) async fn message(&self, local_id: i64) -> Result<StoredMessage, ClientError> {
+        self.apply_page().await?;
         let row = sqlx::query("SELECT dedup, body FROM messages WHERE id = $1")
             .bind(local_id)
             .fetch_optional(&self.pool)
@@ -595,6 +817,7 @@ impl Vault {
 
     /// Deletes messages whose time has passed; returns how many.
     pub(crate) async fn delete_expired(&self, now: i64) -> Result<u64, ClientError> {
+        self.apply_page().await?;
         Ok(
             sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
                 .bind(now)
@@ -607,5 +830,104 @@ impl Vault {
     /// Closes the file.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The page's writes with each record written once, its last value (a
+/// page rewrites the cursor and a sender's sessions with every entry);
+/// messages' writes all stay, in order.
+fn latest_record_writes(ops: Vec<Op>) -> Vec<Op> {
+    let mut written = std::collections::HashSet::new();
+    let mut kept: Vec<Op> = ops
+        .into_iter()
+        .rev()
+        .filter(|op| match op {
+            Op::Put { tag, .. } | Op::Delete { tag } => written.insert(tag.clone()),
+            Op::InsertMessage { .. } | Op::UpdateMessage { .. } => true,
+        })
+        .collect();
+    kept.reverse();
+    kept
+}
+
+#[cfg(test)]
+mod page_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{Batch, KdfParams, Vault};
+
+    async fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::create(&dir.path().join("v"), "1234", KdfParams::default())
+            .await
+            .unwrap();
+        (dir, vault)
+    }
+
+    #[tokio::test]
+    async fn a_page_is_read_through_while_open_and_written_whole_at_its_end() {
+        let (_dir, vault) = vault().await;
+        vault.put_now("kept", &"before").await.unwrap();
+        vault.begin_page();
+        let mut first = Batch::default();
+        vault.put_json(&mut first, "cursor", &1).unwrap();
+        vault
+            .insert_message(&mut first, "c", "m1", 1, None, b"one")
+            .unwrap();
+        let stand_in = vault.commit(first).await.unwrap();
+        assert_eq!(stand_in, vec![-1]);
+        // The page's writes are what later reads see; nothing is written.
+        assert_eq!(vault.get_json::<i64>("cursor").await.unwrap(), Some(1));
+        assert_eq!(
+            vault.get_json::<String>("kept").await.unwrap().as_deref(),
+            Some("before")
+        );
+        let on_disk: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&vault.pool)
+            .await
+            .unwrap();
+        assert_eq!(on_disk, 0);
+
+        let mut second = Batch::default();
+        vault.put_json(&mut second, "cursor", &2).unwrap();
+        vault
+            .insert_message(&mut second, "c", "m2", 2, None, b"two")
+            .unwrap();
+        // The same message again within the page is stored once.
+        vault
+            .insert_message(&mut second, "c", "m1", 1, None, b"one again")
+            .unwrap();
+        assert_eq!(vault.commit_unsynced(second).await.unwrap(), vec![-2]);
+        // Looking up a staged message applies the page first.
+        let m1 = vault.message_id("m1").await.unwrap().expect("applied");
+        let mut third = Batch::default();
+        vault
+            .insert_message(&mut third, "c", "m3", 3, None, b"three")
+            .unwrap();
+        assert_eq!(vault.commit(third).await.unwrap(), vec![-3]);
+
+        let applied = vault.end_page().await.unwrap();
+        assert_eq!(applied.get(&-1), Some(&Some(m1)));
+        let m2 = applied[&-2].expect("stored");
+        let m3 = applied[&-3].expect("stored");
+        let bodies: Vec<Vec<u8>> = vault
+            .messages("c", 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body.to_vec())
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+        );
+        assert!(m1 < m2 && m2 < m3);
+        assert_eq!(vault.get_json::<i64>("cursor").await.unwrap(), Some(2));
+        // After the page, commits are written at once again.
+        let mut after = Batch::default();
+        vault
+            .insert_message(&mut after, "c", "m4", 4, None, b"four")
+            .unwrap();
+        assert!(vault.commit(after).await.unwrap()[0] > 0);
     }
 }
