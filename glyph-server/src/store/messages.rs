@@ -288,15 +288,16 @@ macro_rules! messages_methods {
             /// Appends entries `(owner, device, message id, outgoing)` to
             /// their inboxes: each inbox's position advances once, by its
             /// number of entries, and the entries take the positions in
-            /// order. Returns the inboxes that changed.
+            /// order.
             async fn append_to_inboxes(
                 conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
                 entries: &[(&str, u32, i64, bool)],
-            ) -> Result<Vec<InboxOf>, StoreError> {
+            ) -> Result<(), StoreError> {
                 let mut counts: std::collections::BTreeMap<(&str, u32), i64> = std::collections::BTreeMap::new();
                 for (owner, device, _, _) in entries {
                     *counts.entry((*owner, *device)).or_default() += 1;
                 }
+                let wanted = counts.clone();
                 let counts: Vec<((&str, u32), i64)> = counts.into_iter().collect();
                 // The first free position of each inbox.
                 let mut next: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
@@ -318,10 +319,7 @@ macro_rules! messages_methods {
                         let seq: i64 = row.try_get("inbox_seq")?;
                         let owner: String = row.try_get("user_id")?;
                         let device = u32::try_from(device).unwrap_or_default();
-                        let count = chunk
-                            .iter()
-                            .find(|((o, d), _)| *o == owner && *d == device)
-                            .map_or(0, |(_, count)| *count);
+                        let count = wanted.get(&(owner.as_str(), device)).copied().unwrap_or(0);
                         next.insert((owner, device), seq - count + 1);
                     }
                 }
@@ -348,7 +346,7 @@ macro_rules! messages_methods {
                     });
                     query.build().execute(&mut *conn).await?;
                 }
-                Ok(counts.into_iter().map(|((owner, device), _)| (owner.to_owned(), device)).collect())
+                Ok(())
             }
 
             /// Every device row of these users (listed or not, removed or
