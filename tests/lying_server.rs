@@ -946,3 +946,46 @@ async fn the_command_line_refuses_a_swapped_key_with_exit_7() {
     assert!(String::from_utf8_lossy(&sent.stderr).contains("keys of alice changed"));
     assert!(alice.read().await.is_empty());
 }
+
+/// A `Retry-After` is the server's word on when to come back: the client
+/// waits at most 10 s in all for one request, so an hour ends in a prompt
+/// refusal and a short one repeated for ever in one after about 10 s,
+/// never in a program that hangs. The message is not sent either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_retry_after_is_waited_out_only_briefly() {
+    let server = Server::start(&[]);
+    let proxy = LyingProxy::start(&server.url).await;
+    let alice = Person::new_at(&proxy.url).await;
+    let bob = Person::new(&server).await;
+    let busy = |_: &Value| {
+        Some((
+            429,
+            json!({"error": {"code": "rate_limited", "message": "come back later"}}),
+        ))
+    };
+    for (retry_after, at_least, at_most) in [
+        ("3600", Duration::ZERO, Duration::from_secs(3)),
+        ("3", Duration::from_secs(8), Duration::from_secs(14)),
+    ] {
+        proxy.clear();
+        proxy.answer_with_headers(
+            Method::POST,
+            "/v1/messages",
+            vec![("retry-after", retry_after.to_owned())],
+            busy,
+        );
+        let started = std::time::Instant::now();
+        let sent = alice.client.send_text(&bob.id(), "hello?").await;
+        let took = started.elapsed();
+        assert!(
+            matches!(sent, Err(ClientError::Api { status: 429, .. })),
+            "{sent:?}"
+        );
+        assert!(
+            took >= at_least && took <= at_most,
+            "Retry-After {retry_after}: gave up after {took:?}"
+        );
+    }
+    proxy.clear();
+    assert!(bob.read().await.is_empty(), "nothing was delivered");
+}

@@ -72,17 +72,6 @@ impl From<ClientError> for Unopened {
     }
 }
 
-/// Whether a receive's commit waits for the disk.
-#[derive(Debug, Clone, Copy)]
-enum Durability {
-    /// Synced before the message is returned (live receive: it is shown at
-    /// once).
-    Synced,
-    /// Synced by the next synced commit (a catch-up page, synced at its
-    /// end before anything is shown).
-    Deferred,
-}
-
 /// What a message on a session this device never had means, in plain words.
 const NO_SESSION: &str = "it was encrypted for another of your devices, or before this device \
      was set up, so this device cannot read it";
@@ -125,7 +114,8 @@ impl Client {
         &self,
         entry: InboxMessage,
     ) -> Result<Option<Message>, ClientError> {
-        self.receive_with(entry, Durability::Synced).await
+        let _guard = self.lock.acquire().await?;
+        self.receive_locked(entry).await
     }
 
     /// Processes a page of inbox entries in one transaction: the profile
@@ -146,7 +136,7 @@ impl Client {
                 .collect();
             self.vault.note_absent(&keys).await?;
             for entry in entries {
-                if let Some(message) = self.receive_locked(entry, Durability::Deferred).await? {
+                if let Some(message) = self.receive_locked(entry).await? {
                     received.push(message);
                 }
             }
@@ -181,28 +171,10 @@ impl Client {
         self.vault.commit(batch).await.map(|_| ())
     }
 
-    /// [`Client::receive`], committing as `durability` says.
-    async fn receive_with(
-        &self,
-        entry: InboxMessage,
-        durability: Durability,
-    ) -> Result<Option<Message>, ClientError> {
-        let _guard = self.lock.acquire().await?;
-        self.receive_locked(entry, durability).await
-    }
-
-    /// [`Client::receive_with`], for a caller holding the profile's lock.
-    async fn receive_locked(
-        &self,
-        entry: InboxMessage,
-        durability: Durability,
-    ) -> Result<Option<Message>, ClientError> {
-        let commit = |batch: Batch| async move {
-            match durability {
-                Durability::Synced => self.vault.commit(batch).await,
-                Durability::Deferred => self.vault.commit_unsynced(batch).await,
-            }
-        };
+    /// [`Client::receive`], for a caller holding the profile's lock. Its
+    /// commit is synced at once, or, inside a page, gathered with the
+    /// page's (see [`Vault::begin_page`](crate::vault::Vault::begin_page)).
+    async fn receive_locked(&self, entry: InboxMessage) -> Result<Option<Message>, ClientError> {
         if entry.seq <= self.cursor().await? {
             return Ok(None);
         }
@@ -215,7 +187,7 @@ impl Client {
             .await?
             .is_some();
         if seen || entry.expires_at.is_some_and(|t| t <= now()) {
-            commit(batch).await?;
+            self.vault.commit(batch).await?;
             return Ok(None);
         }
         let message = match self.open_entry(&entry, &mut batch).await {
@@ -230,7 +202,7 @@ impl Client {
             },
         };
         let Some(message) = message else {
-            commit(batch).await?;
+            self.vault.commit(batch).await?;
             return Ok(None);
         };
         if message.content.is_annotation() {
@@ -238,14 +210,14 @@ impl Client {
             // comes back names the target's local id.
             let target = self.apply_annotation(&mut batch, &message).await?;
             self.stage_message(&mut batch, &message)?;
-            commit(batch).await?;
+            self.vault.commit(batch).await?;
             return Ok(target.map(|local_id| Message {
                 local_id,
                 ..message
             }));
         }
         self.stage_message(&mut batch, &message)?;
-        let inserted = commit(batch).await?;
+        let inserted = self.vault.commit(batch).await?;
         Ok(inserted.first().map(|&local_id| Message {
             local_id,
             ..message

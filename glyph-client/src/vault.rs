@@ -570,9 +570,10 @@ impl Vault {
     /// Applies a batch of writes in one transaction without waiting for the
     /// disk: atomic, and durable if this process dies, but a power cut can
     /// take it back (never half of it). For writes whose loss only repeats
-    /// work that is safe to repeat (an entry the server still holds, a post
-    /// the server de-duplicates), made durable by the next synced commit
-    /// (one `fsync` of the log covers every commit before it).
+    /// work that is safe to repeat (marking a post sent: a lost mark
+    /// re-posts, which the server de-duplicates), made durable by the next
+    /// synced commit (one `fsync` of the log covers every commit before
+    /// it). Inside a page, gathered like any commit.
     pub(crate) async fn commit_unsynced(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
         match self.stage(batch) {
             Ok(staged) => Ok(staged),

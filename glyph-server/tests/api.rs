@@ -987,15 +987,7 @@ async fn a_refused_send_leaves_the_sends_committed_with_it_intact() {
         let [alice, bob, carol, dave] = &users[..] else {
             unreachable!()
         };
-        let (status, group) = server
-            .post(
-                "/v1/groups",
-                Some(&alice.token),
-                json!({"members": [bob.user_id, carol.user_id]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{group}");
-        let gid = group["group_id"].as_str().unwrap().to_owned();
+        let gid = alice.create_group(&server, &[bob, carol]).await;
         let good: Vec<String> = (0..20).map(|i| format!("good-{i}")).collect();
         // Interleaved with the good ones: a group send missing carol, a
         // non-member's group send, and a retry of the first good one.

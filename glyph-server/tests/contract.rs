@@ -16,14 +16,7 @@ async fn nul_bytes_and_malformed_identifiers_are_400_on_both_backends() {
         let server = TestServer::start(&db).await;
         let alice = TestUser::new(&server, 1).await;
         let bob = TestUser::new(&server, 1).await;
-        let (_, group) = server
-            .post(
-                "/v1/groups",
-                Some(&alice.token),
-                json!({"members": [bob.user_id]}),
-            )
-            .await;
-        let group_id = group["group_id"].as_str().unwrap().to_owned();
+        let group_id = alice.create_group(&server, &[&bob]).await;
         let envelope = json!({"v": 1});
         for (client_id, group) in [
             (json!("x\u{0}y"), Value::Null),

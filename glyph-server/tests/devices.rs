@@ -469,15 +469,7 @@ async fn sends_cover_exactly_the_listed_devices_and_reach_the_senders_others() {
 
         // A group send covers every member's devices.
         let carol = TestUser::new(&server, 0).await;
-        let (status, group) = server
-            .post(
-                "/v1/groups",
-                Some(&alice.token),
-                json!({"members": [bob.user_id, carol.user_id]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{group}");
-        let group_id = group["group_id"].as_str().unwrap();
+        let group_id = &alice.create_group(&server, &[&bob, &carol]).await;
         let mut copies = vec![
             copy(&alice, &bob, DEVICE, "g", true),
             copy(&alice, &carol, DEVICE, "g", false),

@@ -22,7 +22,8 @@ type Answer = Box<dyn FnMut(&Value) -> Option<(u16, Value)> + Send>;
 enum Action {
     Json(JsonRewrite),
     Bytes(BytesRewrite),
-    Answer(Answer),
+    /// An answer, with these headers added.
+    Answer(Answer, Vec<(&'static str, String)>),
 }
 
 struct Rule {
@@ -102,7 +103,19 @@ impl LyingProxy {
         prefix: &str,
         answer: impl FnMut(&Value) -> Option<(u16, Value)> + Send + 'static,
     ) {
-        self.add(method, prefix, Action::Answer(Box::new(answer)));
+        self.answer_with_headers(method, prefix, Vec::new(), answer);
+    }
+
+    /// [`LyingProxy::answer`], with headers on the answer (a
+    /// `Retry-After`, say).
+    pub fn answer_with_headers(
+        &self,
+        method: Method,
+        prefix: &str,
+        headers: Vec<(&'static str, String)>,
+        answer: impl FnMut(&Value) -> Option<(u16, Value)> + Send + 'static,
+    ) {
+        self.add(method, prefix, Action::Answer(Box::new(answer), headers));
     }
 
     /// Rewrites every entry of the inbox pages the client reads.
@@ -145,11 +158,15 @@ async fn forward(
         .iter_mut()
         .filter(|r| matches(r))
     {
-        if let Action::Answer(answer) = &mut rule.action
+        if let Action::Answer(answer, headers) = &mut rule.action
             && let Some((status, value)) = answer(&request_json)
         {
             let status = StatusCode::from_u16(status).unwrap();
-            return (status, axum::Json(value)).into_response();
+            let mut response = (status, axum::Json(value)).into_response();
+            for (name, value) in headers.iter() {
+                response.headers_mut().insert(*name, value.parse().unwrap());
+            }
+            return response;
         }
     }
     let target = format!(
@@ -185,7 +202,7 @@ async fn forward(
                 }
             }
             Action::Bytes(rewrite) => rewrite(&mut bytes),
-            Action::Answer(_) => {}
+            Action::Answer(..) => {}
         }
     }
     let mut answer = (status, bytes).into_response();

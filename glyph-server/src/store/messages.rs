@@ -69,9 +69,8 @@ macro_rules! messages_methods {
                         }
                     }
                     Err(err) if items.len() == 1 => {
-                        for answer in answers {
+                        if let Some(answer) = answers.into_iter().next() {
                             let _ = answer.send(Err(err));
-                            break;
                         }
                     }
                     Err(err) => {

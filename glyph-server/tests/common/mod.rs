@@ -453,6 +453,16 @@ impl TestUser {
             .await
     }
 
+    /// Creates a group of me and `members`; returns its id.
+    pub async fn create_group(&self, server: &TestServer, members: &[&TestUser]) -> String {
+        let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+        let (status, group) = server
+            .post("/v1/groups", Some(&self.token), json!({"members": ids}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{group}");
+        group["group_id"].as_str().unwrap().to_owned()
+    }
+
     /// Opens an inbox payload addressed to me (a v1 envelope).
     pub fn open(&self, payload: &Value) -> String {
         let envelope = glyph_crypto::SealedEnvelope::from_json_value(payload).unwrap();
