@@ -57,7 +57,7 @@ pub enum ClientError {
     CorruptStore(&'static str),
     /// A local database error.
     #[error("local store: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[from] rusqlite::Error),
     /// A user's keys are not bound by a valid signature: the server (or
     /// someone in between) handed out keys the user never published.
     #[error("the keys published for {0} are not signed by that user: do not trust this contact")]

@@ -10,10 +10,12 @@
 //! for any of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use glyph_api::{MessageCopy, SendRequest};
-use glyph_crypto::{DeviceSessions, PeerSessions, SealedEnvelope};
+use glyph_crypto::{DeviceSessions, Identity, PeerSessions, SealedEnvelope};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::client::{Client, records};
 use crate::contacts::KeyCheck;
@@ -74,6 +76,36 @@ impl<'a> Sending<'a> {
 impl Drop for Sending<'_> {
     fn drop(&mut self) {
         self.in_flight.set().remove(&self.client_id);
+    }
+}
+
+/// The self-copy of a message: being sealed, or sealed (none for a
+/// receipt). Every attempt at a send carries the same one.
+enum SelfCopy {
+    Sealing(tokio::task::JoinHandle<Result<serde_json::Value, glyph_crypto::Error>>),
+    Ready(Option<serde_json::Value>),
+}
+
+impl SelfCopy {
+    /// Starts sealing `plaintext` to my own identity on a blocking thread
+    /// (three curve operations: the send's largest piece of arithmetic).
+    fn start(identity: Arc<Identity>, plaintext: Zeroizing<Vec<u8>>) -> Self {
+        Self::Sealing(tokio::task::spawn_blocking(move || {
+            SealedEnvelope::seal(identity.signing(), &identity.public().dh_pub, &plaintext)
+                .map(|envelope| envelope.to_json_value())
+        }))
+    }
+
+    /// The sealed self-copy, waiting for it if need be.
+    async fn get(&mut self) -> Result<Option<serde_json::Value>, ClientError> {
+        let sealed = match self {
+            Self::Ready(sealed) => return Ok(sealed.clone()),
+            Self::Sealing(handle) => handle
+                .await
+                .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))??,
+        };
+        *self = Self::Ready(Some(sealed.clone()));
+        Ok(Some(sealed))
     }
 }
 
@@ -179,7 +211,7 @@ impl Client {
             to: Some(conversation.clone()),
             expires_at: Some(expires_at),
         };
-        let plaintext = zeroize::Zeroizing::new(sealed.to_wire()?);
+        let plaintext = Zeroizing::new(sealed.to_wire()?);
         let mut members = match conversation {
             Conversation::Peer(peer) => vec![peer.clone()],
             Conversation::Group(group) => self.sendable_roster(group, false).await?,
@@ -198,12 +230,21 @@ impl Client {
             warning: None,
             annotations: Default::default(),
         };
+        // One self-copy per message, which every other device of mine
+        // receives (not for receipts: they concern only this device's
+        // reading). Sealed on another thread while this one reads the
+        // profile and steps the ratchets: it needs neither.
+        let mut self_copy = if matches!(message.content, Content::Receipt { .. }) {
+            SelfCopy::Ready(None)
+        } else {
+            SelfCopy::start(self.identity.clone(), plaintext.clone())
+        };
         for attempt in 0..=ROSTER_RETRIES {
             members.retain(|m| *m != self.user_id);
             let request = {
                 let _guard = self.lock.acquire().await?;
                 let (request, inserted) = self
-                    .prepare(&members, &plaintext, &message, &options)
+                    .prepare(&members, &plaintext, &mut self_copy, &message, &options)
                     .await?;
                 // The first attempt stores the history entry; retries find it.
                 message.local_id = inserted.unwrap_or(message.local_id);
@@ -281,6 +322,7 @@ impl Client {
         &self,
         members: &[String],
         plaintext: &[u8],
+        self_copy: &mut SelfCopy,
         message: &Message,
         options: &SendOptions,
     ) -> Result<(SendRequest, Option<i64>), ClientError> {
@@ -324,20 +366,12 @@ impl Client {
                     peer.initiate(&self.identity, &bundle.bundle)?;
                 }
                 let envelope = peer.encrypt(plaintext)?;
-                // One self-copy per message, which every other device of
-                // mine receives (not for receipts: they concern only this
-                // device's reading).
-                let self_copy = (copies.is_empty()
-                    && !matches!(message.content, Content::Receipt { .. }))
-                .then(|| {
-                    SealedEnvelope::seal(
-                        self.identity.signing(),
-                        &self.identity.public().dh_pub,
-                        plaintext,
-                    )
-                    .map(|e| e.to_json_value())
-                })
-                .transpose()?;
+                // One self-copy per message, on its first copy.
+                let self_copy = if copies.is_empty() {
+                    self_copy.get().await?
+                } else {
+                    None
+                };
                 copies.push(MessageCopy {
                     recipient: member.clone(),
                     device_id: device,

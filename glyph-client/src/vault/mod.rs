@@ -13,124 +13,26 @@
 //! Writes that belong together (a decrypted message, the session that
 //! decrypted it and the inbox cursor) go in one [`Batch`], one transaction.
 
-use std::path::Path;
-use std::str::FromStr;
+mod file;
+mod keys;
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::path::Path;
+
 use chacha20poly1305::XChaCha20Poly1305;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::ClientError;
+use file::{Op, VaultFile};
+pub use keys::KdfParams;
+use keys::VaultKeys;
 
 const FORMAT: &[u8] = b"glyph-vault-v1";
 const CHECK_PLAINTEXT: &[u8] = b"glyph vault key check";
 const NONCE_LEN: usize = 24;
-
-/// Argon2id cost. The default is OWASP's recommended minimum for Argon2id
-/// (19 MiB, 2 passes, 1 lane); the parameters are stored in the file, so a
-/// later version can raise them for new vaults without breaking old ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KdfParams {
-    /// Memory in KiB.
-    pub memory_kib: u32,
-    /// Passes.
-    pub iterations: u32,
-    /// Lanes.
-    pub parallelism: u32,
-}
-
-impl Default for KdfParams {
-    fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
-}
-
-impl KdfParams {
-    fn encode(self) -> Vec<u8> {
-        [self.memory_kib, self.iterations, self.parallelism]
-            .iter()
-            .flat_map(|v| v.to_be_bytes())
-            .collect()
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, ClientError> {
-        let field = |i: usize| -> Result<u32, ClientError> {
-            bytes
-                .get(i * 4..i * 4 + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes)
-                .ok_or(ClientError::CorruptStore("KDF parameters"))
-        };
-        if bytes.len() != 12 {
-            return Err(ClientError::CorruptStore("KDF parameters"));
-        }
-        let params = Self {
-            memory_kib: field(0)?,
-            iterations: field(1)?,
-            parallelism: field(2)?,
-        };
-        // A damaged (or hostile) file must not make opening it take
-        // gigabytes or hours: stay within what a version of this crate
-        // would choose.
-        let sane = params.memory_kib <= MAX_KDF_MEMORY_KIB
-            && (1..=MAX_KDF_ITERATIONS).contains(&params.iterations)
-            && (1..=MAX_KDF_PARALLELISM).contains(&params.parallelism);
-        if sane {
-            Ok(params)
-        } else {
-            Err(ClientError::CorruptStore("KDF parameters out of range"))
-        }
-    }
-}
-
-/// Most memory a stored KDF setting may ask for (1 GiB).
-const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
-/// Most passes a stored KDF setting may ask for.
-const MAX_KDF_ITERATIONS: u32 = 16;
-/// Most lanes a stored KDF setting may ask for.
-const MAX_KDF_PARALLELISM: u32 = 8;
-
-/// The two keys a PIN unlocks: one seals values, one tags names.
-struct VaultKeys {
-    seal: Zeroizing<[u8; 32]>,
-    tag: Zeroizing<[u8; 32]>,
-}
-
-impl VaultKeys {
-    fn derive(pin: &str, salt: &[u8], params: KdfParams) -> Result<Self, ClientError> {
-        let argon_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            Some(32),
-        )
-        .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
-        let mut master = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params)
-            .hash_password_into(pin.as_bytes(), salt, master.as_mut())
-            .map_err(|_| ClientError::CorruptStore("KDF parameters"))?;
-        let hkdf = Hkdf::<Sha256>::new(Some(FORMAT), master.as_ref());
-        let mut seal = Zeroizing::new([0u8; 32]);
-        let mut tag = Zeroizing::new([0u8; 32]);
-        hkdf.expand(b"seal", seal.as_mut())
-            .and_then(|()| hkdf.expand(b"tag", tag.as_mut()))
-            .map_err(|_| ClientError::CorruptStore("key derivation"))?;
-        Ok(Self { seal, tag })
-    }
-}
 
 /// A message row as stored: the sealed body and what indexes it.
 #[derive(Debug, Clone)]
@@ -147,30 +49,9 @@ pub(crate) struct Batch {
     ops: Vec<Op>,
 }
 
-enum Op {
-    Put {
-        tag: Vec<u8>,
-        value: Vec<u8>,
-    },
-    Delete {
-        tag: Vec<u8>,
-    },
-    InsertMessage {
-        conversation: Vec<u8>,
-        dedup: Vec<u8>,
-        sort: i64,
-        expires_at: Option<i64>,
-        body: Vec<u8>,
-    },
-    UpdateMessage {
-        local_id: i64,
-        body: Vec<u8>,
-    },
-}
-
 /// The encrypted store of one profile.
 pub struct Vault {
-    pool: SqlitePool,
+    file: VaultFile,
     keys: VaultKeys,
     /// Writes gathered while a page of the inbox is processed (see
     /// [`Vault::begin_page`]).
@@ -204,33 +85,6 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-async fn connect(path: &Path, create: bool) -> Result<SqlitePool, ClientError> {
-    let url = format!("sqlite:{}", path.display());
-    let options = SqliteConnectOptions::from_str(&url)?
-        .create_if_missing(create)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(std::time::Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?;
-    if !create {
-        // Opening never writes a schema into a file that is not a vault.
-        return Ok(pool);
-    }
-    for statement in [
-        "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS records (tag BLOB PRIMARY KEY, value BLOB NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation BLOB NOT NULL, \
-         dedup BLOB NOT NULL UNIQUE, sort INTEGER NOT NULL, expires_at INTEGER, body BLOB NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation, sort, id)",
-    ] {
-        sqlx::query(statement).execute(&pool).await?;
-    }
-    Ok(pool)
-}
-
 impl Vault {
     /// Creates a vault at `path` locked by `pin`. Refuses to overwrite one.
     pub async fn create(path: &Path, pin: &str, params: KdfParams) -> Result<Self, ClientError> {
@@ -240,29 +94,21 @@ impl Vault {
         if pin.is_empty() {
             return Err(ClientError::EmptyPin);
         }
-        let pool = connect(path, true).await?;
+        let file = VaultFile::open(path, true)?;
         let salt = crate::random::bytes::<16>()?;
         let keys = VaultKeys::derive(pin, &salt, params)?;
         let vault = Self {
-            pool,
+            file,
             keys,
             page: std::sync::Mutex::new(None),
         };
         let check = vault.seal(b"meta:check", CHECK_PLAINTEXT)?;
-        let mut tx = vault.pool.begin().await?;
-        for (name, value) in [
+        vault.file.insert_meta(&[
             ("format", FORMAT.to_vec()),
             ("salt", salt.to_vec()),
             ("kdf", params.encode()),
             ("check", check),
-        ] {
-            sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)")
-                .bind(name)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        ])?;
         Ok(vault)
     }
 
@@ -272,26 +118,17 @@ impl Vault {
         if !path.exists() {
             return Err(ClientError::NoProfile(path.display().to_string()));
         }
-        let pool = connect(path, false).await?;
-        let meta = |name: &'static str| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM meta WHERE name = $1")
-                    .bind(name)
-                    .fetch_optional(&pool)
-                    .await?
-                    .ok_or(ClientError::CorruptStore(name))
-            }
-        };
-        if meta("format").await? != FORMAT {
+        let file = VaultFile::open(path, false)?;
+        let meta = |name: &'static str| file.meta(name)?.ok_or(ClientError::CorruptStore(name));
+        if meta("format")? != FORMAT {
             return Err(ClientError::CorruptStore("format"));
         }
-        let salt = meta("salt").await?;
-        let params = KdfParams::decode(&meta("kdf").await?)?;
-        let check = meta("check").await?;
+        let salt = meta("salt")?;
+        let params = KdfParams::decode(&meta("kdf")?)?;
+        let check = meta("check")?;
         let keys = VaultKeys::derive(pin, &salt, params)?;
         let vault = Self {
-            pool,
+            file,
             keys,
             page: std::sync::Mutex::new(None),
         };
@@ -360,10 +197,7 @@ impl Vault {
                 .map(|sealed| self.open_sealed(&tag, &sealed))
                 .transpose();
         }
-        let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM records WHERE tag = $1")
-            .bind(&tag)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.file.record(&tag)?;
         if let Some(page) = self.lock_page().as_mut() {
             // The page's owner holds the profile's lock: what was read
             // stays true until the page writes it.
@@ -401,19 +235,7 @@ impl Vault {
             .iter()
             .map(|key| self.tag(&format!("dedup:{key}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut present = std::collections::HashSet::new();
-        for chunk in tags.chunks(500) {
-            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "SELECT dedup FROM messages WHERE dedup IN (",
-            );
-            let mut list = query.separated(", ");
-            for tag in chunk {
-                list.push_bind(tag.clone());
-            }
-            query.push(")");
-            let found: Vec<Vec<u8>> = query.build_query_scalar().fetch_all(&self.pool).await?;
-            present.extend(found);
-        }
+        let present = self.file.stored_dedups(&tags)?;
         if let Some(page) = self.lock_page().as_mut() {
             page.absent_dedups.extend(
                 tags.into_iter()
@@ -540,31 +362,7 @@ impl Vault {
         ops: Vec<Op>,
         synced: bool,
     ) -> Result<Vec<Option<i64>>, ClientError> {
-        if synced {
-            let mut tx = self.pool.begin().await?;
-            let inserted = Self::apply(&mut tx, ops).await?;
-            tx.commit().await?;
-            return Ok(inserted);
-        }
-        let mut conn = self.pool.acquire().await?;
-        let result: Result<Vec<Option<i64>>, ClientError> = async {
-            sqlx::query("PRAGMA synchronous = NORMAL")
-                .execute(&mut *conn)
-                .await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let inserted = Self::apply(&mut tx, ops).await?;
-            tx.commit().await?;
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&mut *conn)
-                .await?;
-            Ok(inserted)
-        }
-        .await;
-        if result.is_err() {
-            // Never hand back a connection that might not sync.
-            conn.close_on_drop();
-        }
-        result
+        self.file.apply(ops, synced).await
     }
 
     /// Applies a batch of writes in one transaction without waiting for the
@@ -584,59 +382,6 @@ impl Vault {
                 .flatten()
                 .collect()),
         }
-    }
-
-    /// Writes, inside a transaction.
-    async fn apply(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        ops: Vec<Op>,
-    ) -> Result<Vec<Option<i64>>, ClientError> {
-        let mut inserted = Vec::new();
-        for op in ops {
-            match op {
-                Op::Put { tag, value } => {
-                    sqlx::query("INSERT INTO records (tag, value) VALUES ($1, $2) ON CONFLICT (tag) DO UPDATE SET value = excluded.value")
-                        .bind(tag)
-                        .bind(value)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Op::Delete { tag } => {
-                    sqlx::query("DELETE FROM records WHERE tag = $1")
-                        .bind(tag)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Op::InsertMessage {
-                    conversation,
-                    dedup,
-                    sort,
-                    expires_at,
-                    body,
-                } => {
-                    let id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO messages (conversation, dedup, sort, expires_at, body) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (dedup) DO NOTHING RETURNING id",
-                    )
-                    .bind(conversation)
-                    .bind(dedup)
-                    .bind(sort)
-                    .bind(expires_at)
-                    .bind(body)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    inserted.push(id);
-                }
-                Op::UpdateMessage { local_id, body } => {
-                    sqlx::query("UPDATE messages SET body = $1 WHERE id = $2")
-                        .bind(body)
-                        .bind(local_id)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-            }
-        }
-        Ok(inserted)
     }
 
     /// Adds "set `name` to `value`" to a batch.
@@ -699,12 +444,7 @@ impl Vault {
         } else if absent {
             return Ok(None);
         }
-        Ok(
-            sqlx::query_scalar("SELECT id FROM messages WHERE dedup = $1")
-                .bind(dedup)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.file.message_id(&dedup)
     }
 
     /// Adds a message to a batch (ignored if its de-duplication key is
@@ -749,11 +489,11 @@ impl Vault {
         body: &[u8],
     ) -> Result<(), ClientError> {
         self.apply_page().await?;
-        let dedup: Vec<u8> = sqlx::query_scalar("SELECT dedup FROM messages WHERE id = $1")
-            .bind(local_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(ClientError::UnknownMessage(local_id))?;
+        let dedup = self
+            .file
+            .message(local_id)?
+            .ok_or(ClientError::UnknownMessage(local_id))?
+            .dedup;
         let body = self.seal(&dedup, body)?;
         batch.ops.push(Op::UpdateMessage { local_id, body });
         Ok(())
@@ -781,20 +521,13 @@ impl Vault {
         now: i64,
     ) -> Result<Vec<StoredMessage>, ClientError> {
         self.apply_page().await?;
-        let rows = sqlx::query(
-            "SELECT id, dedup, body FROM messages WHERE conversation = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY sort, id",
-        )
-        .bind(self.tag(&format!("conversation:{conversation}"))?)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
+        self.file
+            .messages(&self.tag(&format!("conversation:{conversation}"))?, now)?
+            .into_iter()
             .map(|row| {
-                let dedup: Vec<u8> = row.try_get("dedup")?;
-                let sealed: Vec<u8> = row.try_get("body")?;
                 Ok(StoredMessage {
-                    local_id: row.try_get("id")?,
-                    body: self.open_sealed(&dedup, &sealed)?,
+                    local_id: row.id,
+                    body: self.open_sealed(&row.dedup, &row.body)?,
                 })
             })
             .collect()
@@ -803,34 +536,28 @@ impl Vault {
     /// One message by local id.
     pub(crate) async fn message(&self, local_id: i64) -> Result<StoredMessage, ClientError> {
         self.apply_page().await?;
-        let row = sqlx::query("SELECT dedup, body FROM messages WHERE id = $1")
-            .bind(local_id)
-            .fetch_optional(&self.pool)
-            .await?
+        let row = self
+            .file
+            .message(local_id)?
             .ok_or(ClientError::UnknownMessage(local_id))?;
-        let dedup: Vec<u8> = row.try_get("dedup")?;
-        let sealed: Vec<u8> = row.try_get("body")?;
         Ok(StoredMessage {
             local_id,
-            body: self.open_sealed(&dedup, &sealed)?,
+            body: self.open_sealed(&row.dedup, &row.body)?,
         })
     }
 
     /// Deletes messages whose time has passed; returns how many.
     pub(crate) async fn delete_expired(&self, now: i64) -> Result<u64, ClientError> {
         self.apply_page().await?;
-        Ok(
-            sqlx::query("DELETE FROM messages WHERE expires_at IS NOT NULL AND expires_at <= $1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        self.file.delete_expired(now)
     }
 
-    /// Closes the file.
+    /// Copies what the file's log holds into the file itself (the file
+    /// closes when the vault is dropped).
     pub async fn close(&self) {
-        self.pool.close().await;
+        if let Err(err) = self.file.checkpoint() {
+            tracing::debug!(error = %err, "checkpoint on close");
+        }
     }
 }
 
@@ -883,11 +610,13 @@ mod page_tests {
             vault.get_json::<String>("kept").await.unwrap().as_deref(),
             Some("before")
         );
-        let on_disk: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
-            .fetch_one(&vault.pool)
-            .await
-            .unwrap();
-        assert_eq!(on_disk, 0);
+        assert_eq!(
+            vault
+                .file
+                .message_id(&vault.tag("dedup:m1").unwrap())
+                .unwrap(),
+            None
+        );
 
         let mut second = Batch::default();
         vault.put_json(&mut second, "cursor", &2).unwrap();
