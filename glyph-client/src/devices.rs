@@ -60,14 +60,15 @@ impl Client {
         &self,
         user_id: &str,
     ) -> Result<Option<DeviceList>, ClientError> {
-        let Some(text) = self.vault.get(&records::devices(user_id)).await? else {
-            return Ok(None);
+        let decode = |text: &[u8]| {
+            std::str::from_utf8(text)
+                .ok()
+                .and_then(|text| DeviceList::from_json(text).ok())
+                .ok_or(ClientError::CorruptStore("device list"))
         };
-        let text =
-            std::str::from_utf8(&text).map_err(|_| ClientError::CorruptStore("device list"))?;
-        Ok(Some(
-            DeviceList::from_json(text).map_err(|_| ClientError::CorruptStore("device list"))?,
-        ))
+        self.vault
+            .get_decoded(&records::devices(user_id), decode)
+            .await
     }
 
     /// Checks a list the server gave for `user_id` and stages it in `batch`
@@ -86,8 +87,12 @@ impl Client {
         if previous.as_ref() == Some(list) {
             return Ok(false);
         }
-        self.vault
-            .put(batch, &records::devices(user_id), list.to_json().as_bytes())?;
+        self.vault.put_decoded(
+            batch,
+            &records::devices(user_id),
+            list.to_json().as_bytes(),
+            list,
+        )?;
         let added: Vec<u32> = match &previous {
             Some(old) => list
                 .devices()

@@ -294,10 +294,11 @@ impl Client {
                     contacts.insert(contact.user_id.clone(), contact);
                     self.vault.put_json(batch, records::CONTACTS, &contacts)?;
                 }
-                self.vault.put(
+                self.vault.put_decoded(
                     batch,
                     &records::sessions(&entry.sender),
                     &sessions.to_bytes(),
+                    &sessions,
                 )?;
                 Ok(Sealed::from_wire(&plaintext))
             }

@@ -121,18 +121,20 @@ impl Client {
     /// devices existed belong to the peer's one device of that time, whose
     /// id is not known yet: they are kept as device 0 until it shows up.
     pub(crate) async fn sessions(&self, peer: &str) -> Result<DeviceSessions, ClientError> {
-        let Some(bytes) = self.vault.get(&records::sessions(peer)).await? else {
-            return Ok(DeviceSessions::new());
-        };
-        match DeviceSessions::from_bytes(&bytes) {
+        let decode = |bytes: &[u8]| match DeviceSessions::from_bytes(bytes) {
             Ok(sessions) => Ok(sessions),
             Err(_) => {
-                let legacy = PeerSessions::from_bytes(&bytes)?;
+                let legacy = PeerSessions::from_bytes(bytes)?;
                 let mut sessions = DeviceSessions::new();
                 *sessions.device_mut(LEGACY_DEVICE) = legacy;
                 Ok(sessions)
             }
-        }
+        };
+        Ok(self
+            .vault
+            .get_decoded(&records::sessions(peer), decode)
+            .await?
+            .unwrap_or_default())
     }
 
     /// The disappearing-message timer of a conversation, in seconds.
@@ -387,8 +389,12 @@ impl Client {
             // dropped: nothing is sent to them, and what they send opens
             // no more.
             sessions.retain(list.devices());
-            self.vault
-                .put(&mut batch, &records::sessions(member), &sessions.to_bytes())?;
+            self.vault.put_decoded(
+                &mut batch,
+                &records::sessions(member),
+                &sessions.to_bytes(),
+                &sessions,
+            )?;
         }
         let request = SendRequest {
             client_id: message.client_id.clone(),

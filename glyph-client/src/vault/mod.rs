@@ -53,6 +53,9 @@ pub(crate) struct Batch {
 pub struct Vault {
     file: VaultFile,
     keys: VaultKeys,
+    /// Records as decoded last, with the sealed bytes they were decoded
+    /// from (see [`Vault::get_decoded`]).
+    decoded: std::sync::Mutex<Decoded>,
     /// Writes gathered while a page of the inbox is processed (see
     /// [`Vault::begin_page`]).
     page: std::sync::Mutex<Option<Page>>,
@@ -79,6 +82,14 @@ struct Page {
     applied: std::collections::HashMap<i64, Option<i64>>,
 }
 
+/// Decoded records by tag: `(sealed bytes, decoded value)`.
+type Decoded = std::collections::HashMap<Vec<u8>, (Vec<u8>, DecodedValue)>;
+type DecodedValue = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// Most decoded records kept (a send reads about six; a page of the inbox
+/// one or two per sender).
+const MAX_DECODED: usize = 256;
+
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault").finish_non_exhaustive()
@@ -100,6 +111,7 @@ impl Vault {
         let vault = Self {
             file,
             keys,
+            decoded: std::sync::Mutex::new(Decoded::new()),
             page: std::sync::Mutex::new(None),
         };
         let check = vault.seal(b"meta:check", CHECK_PLAINTEXT)?;
@@ -130,6 +142,7 @@ impl Vault {
         let vault = Self {
             file,
             keys,
+            decoded: std::sync::Mutex::new(Decoded::new()),
             page: std::sync::Mutex::new(None),
         };
         let opened = vault
@@ -188,25 +201,80 @@ impl Vault {
     /// A record's value.
     pub(crate) async fn get(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, ClientError> {
         let tag = self.tag(name)?;
+        self.sealed(&tag)?
+            .map(|sealed| self.open_sealed(&tag, &sealed))
+            .transpose()
+    }
+
+    /// A record decoded by `decode`, or a copy of what `decode` made of
+    /// the same stored bytes before. The file is still read every time (a
+    /// point read, microseconds), so the answer is always the stored
+    /// value, whoever wrote it; what is saved is opening and decoding it
+    /// again (a contact's sessions hold keys whose public halves take a
+    /// curve operation each to rebuild).
+    pub(crate) async fn get_decoded<T, F>(
+        &self,
+        name: &str,
+        decode: F,
+    ) -> Result<Option<T>, ClientError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce(&[u8]) -> Result<T, ClientError>,
+    {
+        let tag = self.tag(name)?;
+        let Some(sealed) = self.sealed(&tag)? else {
+            return Ok(None);
+        };
+        let known = self
+            .lock_decoded()
+            .get(&tag)
+            .filter(|(from, _)| *from == sealed)
+            .and_then(|(_, value)| value.downcast_ref::<T>().cloned());
+        if let Some(value) = known {
+            return Ok(Some(value));
+        }
+        let value = decode(&self.open_sealed(&tag, &sealed)?)?;
+        self.remember(tag, sealed, value.clone());
+        Ok(Some(value))
+    }
+
+    /// Keeps `value` as the decoded form of these sealed bytes. Safe for
+    /// bytes a transaction then fails to write: a decoded value is used
+    /// only when the file holds exactly the bytes it came from, and sealed
+    /// bytes (a fresh random nonce each) are never written twice.
+    fn remember<T: Send + Sync + 'static>(&self, tag: Vec<u8>, sealed: Vec<u8>, value: T) {
+        let mut decoded = self.lock_decoded();
+        if decoded.len() >= MAX_DECODED {
+            decoded.clear();
+        }
+        decoded.insert(tag, (sealed, std::sync::Arc::new(value)));
+    }
+
+    /// A record's sealed bytes: the page's, or the file's.
+    fn sealed(&self, tag: &[u8]) -> Result<Option<Vec<u8>>, ClientError> {
         if let Some(known) = self
             .lock_page()
             .as_ref()
-            .and_then(|page| page.records.get(&tag).cloned())
+            .and_then(|page| page.records.get(tag).cloned())
         {
-            return known
-                .map(|sealed| self.open_sealed(&tag, &sealed))
-                .transpose();
+            return Ok(known);
         }
-        let row = self.file.record(&tag)?;
+        let row = self.file.record(tag)?;
         if let Some(page) = self.lock_page().as_mut() {
             // The page's owner holds the profile's lock: what was read
             // stays true until the page writes it.
             page.records
-                .entry(tag.clone())
+                .entry(tag.to_vec())
                 .or_insert_with(|| row.clone());
         }
-        row.map(|sealed| self.open_sealed(&tag, &sealed))
-            .transpose()
+        Ok(row)
+    }
+
+    fn lock_decoded(&self) -> std::sync::MutexGuard<'_, Decoded> {
+        // Every change is a single insert or clear.
+        self.decoded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock_page(&self) -> std::sync::MutexGuard<'_, Option<Page>> {
@@ -327,17 +395,15 @@ impl Vault {
     }
 
     /// A record as JSON.
-    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        name: &str,
-    ) -> Result<Option<T>, ClientError> {
-        self.get(name)
-            .await?
-            .map(|bytes| {
-                serde_json::from_slice(&bytes)
-                    .map_err(|_| ClientError::CorruptStore("a record is not valid JSON"))
-            })
-            .transpose()
+    pub(crate) async fn get_json<T>(&self, name: &str) -> Result<Option<T>, ClientError>
+    where
+        T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        self.get_decoded(name, |bytes| {
+            serde_json::from_slice(bytes)
+                .map_err(|_| ClientError::CorruptStore("a record is not valid JSON"))
+        })
+        .await
     }
 
     /// Applies a batch of writes in one transaction, synced to the disk
@@ -397,18 +463,38 @@ impl Vault {
         Ok(())
     }
 
+    /// Adds "set `name` to `value`" to a batch, `decoded` being what
+    /// `value` decodes to: the next [`Vault::get_decoded`] of the record
+    /// (in this process) need not decode it again.
+    pub(crate) fn put_decoded<T: Clone + Send + Sync + 'static>(
+        &self,
+        batch: &mut Batch,
+        name: &str,
+        value: &[u8],
+        decoded: &T,
+    ) -> Result<(), ClientError> {
+        let tag = self.tag(name)?;
+        let value = self.seal(&tag, value)?;
+        self.remember(tag.clone(), value.clone(), decoded.clone());
+        batch.ops.push(Op::Put { tag, value });
+        Ok(())
+    }
+
     /// Adds "set `name` to this JSON" to a batch.
-    pub(crate) fn put_json<T: serde::Serialize>(
+    pub(crate) fn put_json<T>(
         &self,
         batch: &mut Batch,
         name: &str,
         value: &T,
-    ) -> Result<(), ClientError> {
+    ) -> Result<(), ClientError>
+    where
+        T: serde::Serialize + Clone + Send + Sync + 'static,
+    {
         let bytes = Zeroizing::new(
             serde_json::to_vec(value)
                 .map_err(|_| ClientError::CorruptStore("encoding a record"))?,
         );
-        self.put(batch, name, &bytes)
+        self.put_decoded(batch, name, &bytes, value)
     }
 
     /// Adds "delete `name`" to a batch.
@@ -420,11 +506,10 @@ impl Vault {
     }
 
     /// Sets one record now.
-    pub(crate) async fn put_now<T: serde::Serialize>(
-        &self,
-        name: &str,
-        value: &T,
-    ) -> Result<(), ClientError> {
+    pub(crate) async fn put_now<T>(&self, name: &str, value: &T) -> Result<(), ClientError>
+    where
+        T: serde::Serialize + Clone + Send + Sync + 'static,
+    {
         let mut batch = Batch::default();
         self.put_json(&mut batch, name, value)?;
         self.commit(batch).await.map(|_| ())
@@ -659,5 +744,63 @@ mod page_tests {
             .insert_message(&mut after, "c", "m4", 4, None, b"four")
             .unwrap();
         assert!(vault.commit(after).await.unwrap()[0] > 0);
+    }
+
+    #[tokio::test]
+    async fn a_decoded_record_is_reused_only_while_its_stored_bytes_are_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v");
+        let cheap = KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let vault = Vault::create(&path, "1234", cheap).await.unwrap();
+        let decodes = std::sync::atomic::AtomicUsize::new(0);
+        async fn read_counting(
+            vault: &Vault,
+            decodes: &std::sync::atomic::AtomicUsize,
+        ) -> Option<Vec<u8>> {
+            vault
+                .get_decoded("n", |bytes| {
+                    decodes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(bytes.to_vec())
+                })
+                .await
+                .unwrap()
+        }
+        let read = |vault| read_counting(vault, &decodes);
+        assert_eq!(read(&vault).await, None);
+        vault.put_now("n", &1).await.unwrap();
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"1"[..]));
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"1"[..]));
+        assert_eq!(decodes.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // Written by another process (another connection to the file):
+        // the next read sees it.
+        let other = Vault::open(&path, "1234").await.unwrap();
+        other.put_now("n", &2).await.unwrap();
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"2"[..]));
+        assert_eq!(decodes.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        // Written within a page: reads see the page's value.
+        vault.begin_page();
+        let mut batch = Batch::default();
+        vault.put_json(&mut batch, "n", &3).unwrap();
+        vault.commit(batch).await.unwrap();
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"3"[..]));
+        vault.end_page().await.unwrap();
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"3"[..]));
+
+        // Deleted elsewhere: gone here too.
+        let mut batch = Batch::default();
+        other.delete(&mut batch, "n").unwrap();
+        other.commit(batch).await.unwrap();
+        assert_eq!(read(&vault).await, None);
+        // Asked as another type, the same bytes are decoded again.
+        vault.put_now("n", &4).await.unwrap();
+        assert_eq!(read(&vault).await.as_deref(), Some(&b"4"[..]));
+        let as_number: Option<i64> = vault.get_json("n").await.unwrap();
+        assert_eq!(as_number, Some(4));
     }
 }
