@@ -388,3 +388,35 @@ async fn a_server_serving_an_older_tampered_or_forged_device_list_is_refused() {
     bob.client.send_text(&alice.id(), "honest").await.unwrap();
     assert_eq!(alice.read().await, ["honest"]);
 }
+
+/// A send the server did not take stays in the outbox without its
+/// self-copy (which steps no ratchet, so it is sealed while the commit
+/// waits for the disk, not stored); re-posted later, it is sealed again,
+/// and my other device reads what I sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_while_the_server_was_down_still_reaches_my_other_device() {
+    let mut server = Server::start(&[]);
+    let alice = Person::new(&server).await;
+    let bob = Person::new(&server).await;
+    let laptop = Device::restored(&server.url, &alice.words).await;
+    alice.client.send_text(&bob.id(), "before").await.unwrap();
+    assert_eq!(laptop.read().await, ["before"]);
+
+    server.kill();
+    let queued = alice
+        .client
+        .send_text(&bob.id(), "sent while the server was down")
+        .await
+        .unwrap();
+    assert_eq!(queued.delivery, glyph_client::Delivery::Pending);
+    server.restart();
+    assert_eq!(alice.client.flush_outbox().await.unwrap(), 1);
+
+    assert_eq!(laptop.read().await, ["sent while the server was down"]);
+    assert_eq!(
+        bob.read().await,
+        ["before", "sent while the server was down"]
+    );
+    let on_laptop = laptop.texts(&Conversation::Peer(bob.id())).await;
+    assert_eq!(on_laptop, ["before", "sent while the server was down"]);
+}

@@ -10,8 +10,8 @@
 //! for any of them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
+use base64ct::{Base64, Encoding};
 use glyph_api::{MessageCopy, SendRequest};
 use glyph_crypto::{DeviceSessions, Identity, PeerSessions, SealedEnvelope};
 use serde::{Deserialize, Serialize};
@@ -79,41 +79,63 @@ impl Drop for Sending<'_> {
     }
 }
 
-/// The self-copy of a message: being sealed, or sealed (none for a
+/// The self-copy of a message: to be sealed, or sealed (none for a
 /// receipt). Every attempt at a send carries the same one.
 enum SelfCopy {
-    Sealing(tokio::task::JoinHandle<Result<serde_json::Value, glyph_crypto::Error>>),
-    Ready(Option<serde_json::Value>),
+    Unsealed(Zeroizing<Vec<u8>>),
+    Sealed(Option<serde_json::Value>),
 }
 
 impl SelfCopy {
-    /// Starts sealing `plaintext` to my own identity on a blocking thread
-    /// (three curve operations: the send's largest piece of arithmetic).
-    fn start(identity: Arc<Identity>, plaintext: Zeroizing<Vec<u8>>) -> Self {
-        Self::Sealing(tokio::task::spawn_blocking(move || {
-            SealedEnvelope::seal(identity.signing(), &identity.public().dh_pub, &plaintext)
-                .map(|envelope| envelope.to_json_value())
-        }))
-    }
-
-    /// The sealed self-copy, waiting for it if need be.
-    async fn get(&mut self) -> Result<Option<serde_json::Value>, ClientError> {
+    /// The sealed self-copy, sealing it the first time.
+    fn get(&mut self, identity: &Identity) -> Result<Option<serde_json::Value>, ClientError> {
         let sealed = match self {
-            Self::Ready(sealed) => return Ok(sealed.clone()),
-            Self::Sealing(handle) => handle
-                .await
-                .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))??,
+            Self::Sealed(sealed) => return Ok(sealed.clone()),
+            Self::Unsealed(plaintext) => seal_self_copy(identity, plaintext)?,
         };
-        *self = Self::Ready(Some(sealed.clone()));
+        *self = Self::Sealed(Some(sealed.clone()));
         Ok(Some(sealed))
     }
+}
+
+/// Seals a message's plaintext to my own identity (a v1 envelope, which
+/// every other device of mine opens).
+fn seal_self_copy(identity: &Identity, plaintext: &[u8]) -> Result<serde_json::Value, ClientError> {
+    Ok(
+        SealedEnvelope::seal(identity.signing(), &identity.public().dh_pub, plaintext)?
+            .to_json_value(),
+    )
 }
 
 /// A prepared request waiting to be posted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Pending {
+    /// The request, without its self-copy when `self_copy_of` is set.
     request: SendRequest,
     dedup: String,
+    /// The plaintext the first copy's self-copy seals (base64). The
+    /// self-copy steps no ratchet, so it is not stored before posting: it
+    /// is sealed while the commit waits for the disk, and sealed afresh
+    /// for a re-post (the server keeps the first post of a client id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    self_copy_of: Option<String>,
+}
+
+impl Pending {
+    /// The request as posted: with its self-copy sealed (again).
+    fn request_to_post(&self, identity: &Identity) -> Result<SendRequest, ClientError> {
+        let mut request = self.request.clone();
+        if let (Some(encoded), Some(first)) = (&self.self_copy_of, request.copies.first_mut())
+            && first.self_copy.is_none()
+        {
+            let plaintext = Zeroizing::new(
+                Base64::decode_vec(encoded)
+                    .map_err(|_| ClientError::CorruptStore("an outbox entry's self-copy"))?,
+            );
+            first.self_copy = Some(seal_self_copy(identity, &plaintext)?);
+        }
+        Ok(request)
+    }
 }
 
 impl Client {
@@ -234,12 +256,11 @@ impl Client {
         };
         // One self-copy per message, which every other device of mine
         // receives (not for receipts: they concern only this device's
-        // reading). Sealed on another thread while this one reads the
-        // profile and steps the ratchets: it needs neither.
+        // reading).
         let mut self_copy = if matches!(message.content, Content::Receipt { .. }) {
-            SelfCopy::Ready(None)
+            SelfCopy::Sealed(None)
         } else {
-            SelfCopy::start(self.identity.clone(), plaintext.clone())
+            SelfCopy::Unsealed(plaintext.clone())
         };
         for attempt in 0..=ROSTER_RETRIES {
             members.retain(|m| *m != self.user_id);
@@ -368,17 +389,12 @@ impl Client {
                     peer.initiate(&self.identity, &bundle.bundle)?;
                 }
                 let envelope = peer.encrypt(plaintext)?;
-                // One self-copy per message, on its first copy.
-                let self_copy = if copies.is_empty() {
-                    self_copy.get().await?
-                } else {
-                    None
-                };
                 copies.push(MessageCopy {
                     recipient: member.clone(),
                     device_id: device,
                     envelope: envelope.to_json_value(),
-                    self_copy,
+                    // (Added to the first copy below.)
+                    self_copy: None,
                     group_id: group_id.clone(),
                     expires_at: message.expires_at,
                     view_once: options.view_once,
@@ -396,22 +412,33 @@ impl Client {
                 &sessions,
             )?;
         }
-        let request = SendRequest {
+        let mut request = SendRequest {
             client_id: message.client_id.clone(),
             copies,
         };
         let dedup = dedup_key(&self.user_id, &message.client_id);
         self.stage_message(&mut batch, message)?;
         let mut outbox = self.outbox().await?;
+        let self_copy_of = (!matches!(message.content, Content::Receipt { .. }))
+            .then(|| Base64::encode_string(plaintext));
         outbox.insert(
             message.client_id.clone(),
             Pending {
                 request: request.clone(),
                 dedup,
+                self_copy_of,
             },
         );
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        let inserted = self.vault.commit(batch).await?;
+        // The self-copy is sealed here while the commit waits for the disk
+        // on its own thread (three curve operations against an fsync).
+        let (inserted, sealed) = tokio::join!(self.vault.commit(batch), async {
+            self_copy.get(&self.identity)
+        });
+        let inserted = inserted?;
+        if let Some(first) = request.copies.first_mut() {
+            first.self_copy = sealed?;
+        }
         Ok((request, inserted.first().copied()))
     }
 
@@ -495,7 +522,8 @@ impl Client {
                 // Its own send is retrying it (after a 409, say).
                 continue;
             }
-            match self.api.send(&entry.request).await {
+            let request = entry.request_to_post(&self.identity)?;
+            match self.api.send(&request).await {
                 Ok(_) => {
                     let _guard = self.lock.acquire().await?;
                     self.mark_sent(&client_id).await?;
