@@ -2,8 +2,10 @@
 //! then the Double Ratchet) plus a v1 self-copy, stores the advanced
 //! sessions, the history entry and the prepared request in one
 //! transaction, and only then posts it: a crash or a network failure never
-//! reuses a ratchet key, and the outbox re-posts the same request (the
-//! server de-duplicates by client id).
+//! reuses a ratchet key, and the outbox re-posts the same ratchet copies
+//! (the server de-duplicates by client id). The self-copy uses no ratchet
+//! key: it is sealed while that transaction waits for the disk, and sealed
+//! afresh for a re-post.
 //!
 //! Every copy seals the same content with its `id`, its conversation
 //! (`to`) and its expiry, so the reader need not take the server's word
