@@ -264,3 +264,27 @@ async fn the_quota_is_checked_before_uploading() {
         "nothing was sent for the refused file"
     );
 }
+
+/// One-view shares from the library, from two async runtimes in turn: the
+/// process shares one HTTP client for shares (building one reads every
+/// root certificate), so a call from a runtime started after the first one
+/// is gone must still work.
+#[test]
+fn shares_work_from_one_runtime_after_another() {
+    let server = Server::start(&[]);
+    for round in 0..2 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let secret = format!("secret of round {round}");
+            let (link, _) = glyph_client::create_share(&server.url, secret.as_bytes(), 2, 60)
+                .await
+                .unwrap();
+            let (opened, views_left) = glyph_client::open_share(&link.to_url()).await.unwrap();
+            assert_eq!((opened, views_left), (secret.into_bytes(), 1));
+        });
+        drop(runtime);
+    }
+}

@@ -121,10 +121,23 @@ fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs(secs.max(1)))
 }
 
-/// An HTTP client for calls that need no account (shares).
-pub(crate) fn plain_http() -> reqwest::Client {
+/// An HTTP client for calls that need no account (shares). Built once per
+/// process: building one reads every root certificate of the system (about
+/// 6 ms on a small VM, several times a share's round trip). It keeps no
+/// idle connection, so it holds nothing tied to the async runtime of an
+/// earlier call (a pooled connection lives on the runtime that opened it).
+pub(crate) fn plain_http() -> Result<reqwest::Client, ClientError> {
+    static PLAIN: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = PLAIN.get() {
+        return Ok(client.clone());
+    }
     ensure_tls();
-    reqwest::Client::new()
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(120))
+        .pool_max_idle_per_host(0)
+        .build()?;
+    Ok(PLAIN.get_or_init(|| client).clone())
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -33,7 +33,7 @@ pub async fn create_share(
         views: Some(views),
         ttl_secs: Some(ttl_secs),
     };
-    let response = crate::http::plain_http()
+    let response = crate::http::plain_http()?
         .post(format!("{}/v1/shares", server.trim_end_matches('/')))
         .json(&request)
         .send()
@@ -58,7 +58,7 @@ pub async fn create_share(
 pub async fn open_share(link: &str) -> Result<(Vec<u8>, u32), ClientError> {
     let link = ShareLink::parse(link)?;
     let url = format!("{}/v1/shares/{}/open", link.base(), link.code());
-    let response = crate::http::plain_http()
+    let response = crate::http::plain_http()?
         .post(url)
         .json(&serde_json::json!({}))
         .send()
