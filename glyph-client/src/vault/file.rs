@@ -3,9 +3,9 @@
 //!
 //! The file is used on the calling thread: a read is a few microseconds,
 //! where a hand-off to a database thread and back costs about 50 µs on a
-//! small VM, and a send reads several records. Only a write transaction
-//! leaves the calling thread (one hand-off for the whole transaction),
-//! because a synced commit waits for the disk.
+//! small VM, and a send reads several records. Only a synced write
+//! transaction leaves the calling thread (one hand-off for the whole
+//! transaction), because it waits for the disk; an unsynced one does not.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -189,10 +189,11 @@ impl VaultFile {
         Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
 
-    /// Applies writes in one transaction, on a blocking thread, synced to
-    /// the disk or not; for each message inserted, its id, or `None` if its
-    /// de-duplication tag was stored already. Dropping the future does not
-    /// stop the transaction: it commits or rolls back whole.
+    /// Applies writes in one transaction, synced to the disk (on a
+    /// blocking thread) or not (here); for each message inserted, its id,
+    /// or `None` if its de-duplication tag was stored already. Dropping the
+    /// future does not stop a synced transaction: it commits or rolls back
+    /// whole.
     pub(super) async fn apply(
         &self,
         ops: Vec<Op>,
