@@ -92,6 +92,24 @@ fn shaped_send(client_id: String, to: &str, sent: u64) -> serde_json::Value {
 }
 
 /// Sorted samples' quantile, in milliseconds.
+/// Posts one send as `token`; its latency in µs if it was accepted.
+async fn post_send(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Option<u64> {
+    let sent = Instant::now();
+    let response = http
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await;
+    let ok = matches!(response, Ok(r) if r.status().is_success());
+    ok.then(|| u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))
+}
+
 fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -174,18 +192,9 @@ async fn saturate(base: &str, users: usize, connections: usize, seconds: usize) 
                 let from = (c + i) % all.len();
                 let to = (from + 1 + i % (all.len() - 1)) % all.len();
                 let body = shaped_send(format!("sat-{c}-{i}"), &all[to].user_id, 0);
-                let sent = Instant::now();
-                let response = http
-                    .post(format!("{base}/v1/messages"))
-                    .bearer_auth(&all[from].token)
-                    .json(&body)
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status().is_success() => {
-                        samples.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))
-                    }
-                    _ => failed += 1,
+                match post_send(&http, &base, &all[from].token, &body).await {
+                    Some(micros) => samples.push(micros),
+                    None => failed += 1,
                 }
                 i += 1;
             }
@@ -247,15 +256,7 @@ async fn rate(base: &str, users: usize, per_second: usize, seconds: usize) {
             let from = i % all.len();
             let to = (from + 1 + (i / all.len()) % (all.len() - 1)) % all.len();
             let body = shaped_send(format!("rate-{i}"), &all[to].user_id, micros_since(epoch));
-            let sent = Instant::now();
-            let response = http
-                .post(format!("{base}/v1/messages"))
-                .bearer_auth(&all[from].token)
-                .json(&body)
-                .send()
-                .await;
-            let ok = matches!(response, Ok(r) if r.status().is_success());
-            ok.then(|| u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))
+            post_send(&http, &base, &all[from].token, &body).await
         }));
     }
     let mut samples = Vec::new();

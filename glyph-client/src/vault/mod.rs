@@ -338,7 +338,7 @@ impl Vault {
             }
             _ => return Ok(()),
         };
-        let inserted = self.commit_ops(latest_record_writes(ops), false).await;
+        let inserted = self.file.apply(latest_record_writes(ops), false).await;
         let mut guard = self.lock_page();
         let page = guard.as_mut();
         match inserted {
@@ -409,26 +409,7 @@ impl Vault {
     /// Applies a batch of writes in one transaction, synced to the disk
     /// before this returns.
     pub(crate) async fn commit(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
-        match self.stage(batch) {
-            Ok(staged) => Ok(staged),
-            Err(batch) => Ok(self
-                .commit_ops(batch.ops, true)
-                .await?
-                .into_iter()
-                .flatten()
-                .collect()),
-        }
-    }
-
-    /// Applies writes in one transaction, synced or not (see
-    /// [`Vault::commit_unsynced`]); for each message inserted, its local
-    /// id, or `None` if its de-duplication key was stored already.
-    async fn commit_ops(
-        &self,
-        ops: Vec<Op>,
-        synced: bool,
-    ) -> Result<Vec<Option<i64>>, ClientError> {
-        self.file.apply(ops, synced).await
+        self.commit_with(batch, true).await
     }
 
     /// Applies a batch of writes in one transaction without waiting for the
@@ -439,10 +420,18 @@ impl Vault {
     /// synced commit (one `fsync` of the log covers every commit before
     /// it). Inside a page, gathered like any commit.
     pub(crate) async fn commit_unsynced(&self, batch: Batch) -> Result<Vec<i64>, ClientError> {
+        self.commit_with(batch, false).await
+    }
+
+    /// Gathers a batch into the open page, or applies it now, synced or
+    /// not; returns the local ids (or a page's stand-ins) of the messages
+    /// it inserted.
+    async fn commit_with(&self, batch: Batch, synced: bool) -> Result<Vec<i64>, ClientError> {
         match self.stage(batch) {
             Ok(staged) => Ok(staged),
             Err(batch) => Ok(self
-                .commit_ops(batch.ops, false)
+                .file
+                .apply(batch.ops, synced)
                 .await?
                 .into_iter()
                 .flatten()
