@@ -132,6 +132,67 @@ async fn a_server_restart_mid_conversation_loses_nothing_and_live_receive_resume
     listener.await.unwrap().unwrap();
 }
 
+/// A send returns once the server has the message; taking it out of the
+/// outbox is written afterwards. A process that ends before that leaves
+/// the message in the outbox: the next run posts it again (after the
+/// recipient has read it and the server has let it go), and the recipient
+/// still reads it once.
+#[test]
+fn a_send_whose_sent_mark_was_lost_is_posted_again_and_read_once() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Server::start(&[]);
+    let (alice, bob) =
+        runtime.block_on(async { (Person::new(&server).await, Person::new(&server).await) });
+    runtime.block_on(async { alice.client.send_text(&bob.id(), "first").await.unwrap() });
+
+    // Another run of Alice's profile sends, and its process ends at once:
+    // one thread, which the send returns to before the mark's task runs.
+    let one_shot = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sent = one_shot.block_on(async {
+        let other_run = glyph_client::Client::open(&alice.profile, PIN)
+            .await
+            .unwrap();
+        other_run.send_text(&bob.id(), "second").await.unwrap()
+    });
+    drop(one_shot);
+    assert_eq!(sent.delivery, Delivery::Sent, "the server has it");
+
+    runtime.block_on(async {
+        let to_bob = Conversation::Peer(bob.id());
+        let history = alice.client.history(&to_bob).await.unwrap();
+        assert_eq!(
+            history.iter().map(|m| m.delivery).collect::<Vec<_>>(),
+            [Delivery::Sent, Delivery::Pending],
+            "the mark was never written"
+        );
+        assert_eq!(bob.read().await, ["first", "second"]);
+        // Alice's next sync posts it again; Bob does not read it twice.
+        alice.client.sync().await.unwrap();
+        let history = alice.client.history(&to_bob).await.unwrap();
+        assert!(
+            history.iter().all(|m| m.delivery == Delivery::Sent),
+            "{history:?}"
+        );
+        assert!(bob.read().await.is_empty());
+        assert_eq!(
+            bob.texts(&Conversation::Peer(alice.id())).await,
+            ["first", "second"]
+        );
+        // A send that returned normally is marked by the time the history
+        // is read, with no wait in between.
+        alice.client.send_text(&bob.id(), "third").await.unwrap();
+        let history = alice.client.history(&to_bob).await.unwrap();
+        assert_eq!(history.last().map(|m| m.delivery), Some(Delivery::Sent));
+    });
+}
+
 /// Whether the `sqlite3` program is here to play the lying server (says so
 /// when it is not).
 fn can_tamper() -> bool {

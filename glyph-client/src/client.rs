@@ -86,9 +86,9 @@ pub struct Client {
     pub(crate) identity: Arc<Identity>,
     pub(crate) user_id: String,
     pub(crate) lock: ProfileLock,
-    /// Client ids of the sends running in this process: re-posting the
-    /// outbox leaves them to their own retries.
-    pub(crate) in_flight: crate::send::InFlight,
+    /// The sends running in this process, and their "sent" marks being
+    /// written.
+    pub(crate) in_flight: crate::in_flight::InFlight,
 }
 
 impl std::fmt::Debug for Client {

@@ -21,6 +21,7 @@ mod devices;
 mod error;
 mod groups;
 mod http;
+mod in_flight;
 mod live;
 mod lock;
 mod media;

@@ -141,8 +141,21 @@ pub(crate) fn dedup_key(sender: &str, client_id: &str) -> String {
 }
 
 impl Client {
+    /// Waits until every message this client has sent is marked sent in
+    /// the profile. A send returns once the server holds its message; taking
+    /// it out of the outbox is written afterwards, off the caller's path.
+    /// Reads of the history wait for it themselves; call this before the
+    /// process ends (otherwise the next run posts the message again, which
+    /// the server de-duplicates by its client id).
+    pub async fn settle(&self) {
+        self.in_flight.settle().await;
+    }
+
     /// A conversation's history, oldest first, without expired messages.
+    /// (Waits for the "sent" marks of this client's sends, see
+    /// [`Client::settle`].)
     pub async fn history(&self, conversation: &Conversation) -> Result<Vec<Message>, ClientError> {
+        self.settle().await;
         let stored = self.vault.messages(&conversation.key(), now()).await?;
         stored
             .into_iter()
@@ -150,8 +163,10 @@ impl Client {
             .collect()
     }
 
-    /// One stored message.
+    /// One stored message (after this client's "sent" marks, like
+    /// [`Client::history`]).
     pub async fn message(&self, local_id: i64) -> Result<Message, ClientError> {
+        self.settle().await;
         let stored = self.vault.message(local_id).await?;
         let message = Message::from_stored(local_id, &stored.body)?;
         if message.expires_at.is_some_and(|t| t <= now()) {
@@ -177,12 +192,7 @@ impl Client {
         &self,
         dedup: &str,
     ) -> Result<Option<(i64, Message)>, ClientError> {
-        let Some(local_id) = self.vault.message_id(dedup).await? else {
-            return Ok(None);
-        };
-        let stored = self.vault.message(local_id).await?;
-        let message = Message::from_stored(local_id, &stored.body)?;
-        Ok(Some((local_id, message)))
+        find_message(&self.vault, dedup).await
     }
 
     /// Adds a history entry to a batch (ignored if its key is stored).
@@ -205,4 +215,17 @@ impl Client {
             &message.to_stored()?,
         )
     }
+}
+
+/// The history entry with this de-duplication key, if there is one.
+pub(crate) async fn find_message(
+    vault: &crate::vault::Vault,
+    dedup: &str,
+) -> Result<Option<(i64, Message)>, ClientError> {
+    let Some(local_id) = vault.message_id(dedup).await? else {
+        return Ok(None);
+    };
+    let stored = vault.message(local_id).await?;
+    let message = Message::from_stored(local_id, &stored.body)?;
+    Ok(Some((local_id, message)))
 }

@@ -5,7 +5,9 @@
 //! reuses a ratchet key, and the outbox re-posts the same ratchet copies
 //! (the server de-duplicates by client id). The self-copy uses no ratchet
 //! key: it is sealed while that transaction waits for the disk, and sealed
-//! afresh for a re-post.
+//! afresh for a re-post. Once the server has the message, taking it out of
+//! the outbox and marking it sent is written by a task of its own (see
+//! `in_flight`): the caller does not wait for it.
 //!
 //! Every copy seals the same content with its `id`, its conversation
 //! (`to`) and its expiry, so the reader need not take the server's word
@@ -24,8 +26,9 @@ use crate::contacts::KeyCheck;
 use crate::content::{Content, Sealed};
 use crate::error::ClientError;
 use crate::http::now;
+use crate::messaging::find_message;
 use crate::messaging::{Conversation, Delivery, Message, SendOptions, dedup_key};
-use crate::vault::Batch;
+use crate::vault::{Batch, Vault};
 
 /// Roster or device-list refreshes before a send gives up.
 const ROSTER_RETRIES: usize = 3;
@@ -43,42 +46,6 @@ pub(crate) fn device_sessions(sessions: &mut DeviceSessions, device: u32) -> &mu
         *sessions.device_mut(device) = legacy;
     }
     sessions.device_mut(device)
-}
-
-/// The client ids of sends running in this process.
-#[derive(Debug, Default)]
-pub(crate) struct InFlight(std::sync::Mutex<std::collections::HashSet<String>>);
-
-impl InFlight {
-    fn set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn contains(&self, client_id: &str) -> bool {
-        self.set().contains(client_id)
-    }
-}
-
-/// Marks a send in flight while it lives.
-struct Sending<'a> {
-    in_flight: &'a InFlight,
-    client_id: String,
-}
-
-impl<'a> Sending<'a> {
-    fn start(in_flight: &'a InFlight, client_id: &str) -> Self {
-        in_flight.set().insert(client_id.to_owned());
-        Self {
-            in_flight,
-            client_id: client_id.to_owned(),
-        }
-    }
-}
-
-impl Drop for Sending<'_> {
-    fn drop(&mut self) {
-        self.in_flight.set().remove(&self.client_id);
-    }
 }
 
 /// The self-copy of a message: to be sealed, or sealed (none for a
@@ -230,7 +197,7 @@ impl Client {
         };
         let expires_at = expires_in.map(|secs| now() + i64::try_from(secs).unwrap_or(i64::MAX / 2));
         let client_id = crate::random::client_id()?;
-        let _sending = Sending::start(&self.in_flight, &client_id);
+        let sending = self.in_flight.start(&client_id);
         let sealed = Sealed {
             content: content.clone(),
             id: Some(client_id.clone()),
@@ -275,8 +242,22 @@ impl Client {
                 message.local_id = inserted.unwrap_or(message.local_id);
                 request
             };
-            match self.post(&request, &message).await {
-                Ok(sent) => return Ok(sent),
+            match self.api.send(&request).await {
+                Ok(_) => {
+                    // The server has it: the outbox entry and the history
+                    // entry's state are updated off the caller's path.
+                    let (vault, lock, user_id) =
+                        (self.vault.clone(), self.lock.clone(), self.user_id.clone());
+                    let client_id = message.client_id.clone();
+                    self.in_flight.finish_later(sending, async move {
+                        let _guard = lock.acquire().await?;
+                        mark_sent(&vault, &user_id, &client_id).await.map(|_| ())
+                    });
+                    return Ok(Message {
+                        delivery: Delivery::Sent,
+                        ..message
+                    });
+                }
                 Err(ClientError::Api { code, details, .. })
                     if code == "device_mismatch" && attempt < ROSTER_RETRIES =>
                 {
@@ -445,56 +426,7 @@ impl Client {
     }
 
     async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
-        Ok(self
-            .vault
-            .get_json(records::OUTBOX)
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// Posts a prepared request; once the server has it, takes it out of
-    /// the outbox and marks the history entry sent, in one transaction.
-    async fn post(&self, request: &SendRequest, message: &Message) -> Result<Message, ClientError> {
-        self.api.send(request).await?;
-        let _guard = self.lock.acquire().await?;
-        // As stored now: a receipt may have changed it in the meantime.
-        Ok(self
-            .mark_sent(&message.client_id)
-            .await?
-            .unwrap_or_else(|| Message {
-                delivery: Delivery::Sent,
-                ..message.clone()
-            }))
-    }
-
-    /// Removes a message from the outbox and marks it sent, in one
-    /// transaction; returns it as stored.
-    async fn mark_sent(&self, client_id: &str) -> Result<Option<Message>, ClientError> {
-        let mut batch = Batch::default();
-        let mut outbox = self.outbox().await?;
-        if outbox.remove(client_id).is_some() {
-            self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        }
-        let dedup = dedup_key(&self.user_id, client_id);
-        let found = self.find_message(&dedup).await?;
-        if let Some((local_id, message)) = &found {
-            let sent = Message {
-                delivery: Delivery::Sent,
-                ..message.clone()
-            };
-            let body = sent.to_stored()?;
-            self.vault
-                .stage_update_known(&mut batch, *local_id, &dedup, &body)?;
-        }
-        // Unsynced: if a power cut takes it back, the message is in the
-        // outbox again and the next sync posts the same request, which the
-        // server de-duplicates by client id.
-        self.vault.commit_unsynced(batch).await?;
-        Ok(found.map(|(local_id, message)| Message {
-            local_id,
-            delivery: Delivery::Sent,
-            ..message
-        }))
+        outbox(&self.vault).await
     }
 
     /// Takes a message the server refused out of the outbox, and says so in
@@ -528,7 +460,7 @@ impl Client {
             match self.api.send(&request).await {
                 Ok(_) => {
                     let _guard = self.lock.acquire().await?;
-                    self.mark_sent(&client_id).await?;
+                    mark_sent(&self.vault, &self.user_id, &client_id).await?;
                     sent += 1;
                 }
                 Err(
@@ -548,4 +480,43 @@ impl Client {
         }
         Ok(sent)
     }
+}
+
+/// The messages waiting for the server, by client id.
+async fn outbox(vault: &Vault) -> Result<BTreeMap<String, Pending>, ClientError> {
+    Ok(vault.get_json(records::OUTBOX).await?.unwrap_or_default())
+}
+
+/// Removes a message the server holds from the outbox and marks its
+/// history entry sent, in one transaction; returns it as stored. The
+/// caller holds the profile's lock.
+async fn mark_sent(
+    vault: &Vault,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Option<Message>, ClientError> {
+    let mut batch = Batch::default();
+    let mut outbox = outbox(vault).await?;
+    if outbox.remove(client_id).is_some() {
+        vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+    }
+    let dedup = dedup_key(user_id, client_id);
+    let found = find_message(vault, &dedup).await?;
+    if let Some((local_id, message)) = &found {
+        let sent = Message {
+            delivery: Delivery::Sent,
+            ..message.clone()
+        };
+        let body = sent.to_stored()?;
+        vault.stage_update_known(&mut batch, *local_id, &dedup, &body)?;
+    }
+    // Unsynced: if a power cut takes it back, the message is in the
+    // outbox again and the next sync posts the same request, which the
+    // server de-duplicates by client id.
+    vault.commit_unsynced(batch).await?;
+    Ok(found.map(|(local_id, message)| Message {
+        local_id,
+        delivery: Delivery::Sent,
+        ..message
+    }))
 }

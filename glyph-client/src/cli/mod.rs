@@ -106,23 +106,38 @@ async fn open(cli: &Cli) -> Result<Client, ClientError> {
 }
 
 async fn run(cli: Cli) -> Result<(), ClientError> {
+    let client = match &cli.command {
+        Command::Init => return people::init(&cli).await,
+        Command::Restore => return people::restore(&cli).await,
+        Command::Share { action } => return shares::share(&cli, action).await,
+        _ => open(&cli).await?,
+    };
+    let done = run_on_profile(&cli, &client).await;
+    // What was sent is marked sent in the background: let that finish
+    // before the process ends.
+    client.settle().await;
+    done
+}
+
+/// Runs a command that works on the open profile.
+async fn run_on_profile(cli: &Cli, client: &Client) -> Result<(), ClientError> {
     match &cli.command {
-        Command::Init => people::init(&cli).await,
-        Command::Restore => people::restore(&cli).await,
-        Command::Whoami => people::whoami(&open(&cli).await?).await,
-        Command::Devices { action } => people::devices(&open(&cli).await?, action.as_ref()).await,
+        // (Run by `run` without an open profile.)
+        Command::Init | Command::Restore | Command::Share { .. } => Ok(()),
+        Command::Whoami => people::whoami(client).await,
+        Command::Devices { action } => people::devices(client, action.as_ref()).await,
         Command::Handle {
             action: args::HandleAction::Set { handle },
-        } => people::handle(&open(&cli).await?, handle).await,
-        Command::Contact { action } => people::contact(&open(&cli).await?, action).await,
-        Command::Group { action } => people::group(&open(&cli).await?, action).await,
+        } => people::handle(client, handle).await,
+        Command::Contact { action } => people::contact(client, action).await,
+        Command::Group { action } => people::group(client, action).await,
         Command::Send { to, text, expires } => {
-            messages::send(&open(&cli).await?, to, text, expires.as_deref()).await
+            messages::send(client, to, text, expires.as_deref()).await
         }
         Command::Read { who, group } => {
-            messages::read(&open(&cli).await?, who.as_deref(), group.as_deref()).await
+            messages::read(client, who.as_deref(), group.as_deref()).await
         }
-        Command::Listen => messages::listen(&open(&cli).await?).await,
+        Command::Listen => messages::listen(client).await,
         Command::React {
             message,
             emoji,
@@ -133,26 +148,23 @@ async fn run(cli: Cli) -> Result<(), ClientError> {
             } else {
                 emoji.as_deref().unwrap_or_default()
             };
-            messages::react(&open(&cli).await?, *message, emoji).await
+            messages::react(client, *message, emoji).await
         }
-        Command::Edit { message, text } => messages::edit(&open(&cli).await?, *message, text).await,
-        Command::Delete { message } => messages::delete(&open(&cli).await?, *message).await,
-        Command::Receipts { state } => messages::receipts(&open(&cli).await?, *state).await,
+        Command::Edit { message, text } => messages::edit(client, *message, text).await,
+        Command::Delete { message } => messages::delete(client, *message).await,
+        Command::Receipts { state } => messages::receipts(client, *state).await,
         Command::SendFile {
             to,
             path,
             view_once,
             group,
-        } => messages::send_file(&open(&cli).await?, to, path, *view_once, *group).await,
+        } => messages::send_file(client, to, path, *view_once, *group).await,
         Command::GetFile {
             message,
             out,
             force,
-        } => messages::get_file(&open(&cli).await?, *message, out.as_deref(), *force).await,
-        Command::Timer { who, value, group } => {
-            messages::timer(&open(&cli).await?, who, value, *group).await
-        }
-        Command::Share { action } => shares::share(&cli, action).await,
+        } => messages::get_file(client, *message, out.as_deref(), *force).await,
+        Command::Timer { who, value, group } => messages::timer(client, who, value, *group).await,
     }
 }
 
