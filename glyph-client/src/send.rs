@@ -14,6 +14,7 @@
 //! for any of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
 use glyph_api::{MessageCopy, SendRequest};
@@ -48,19 +49,29 @@ pub(crate) fn device_sessions(sessions: &mut DeviceSessions, device: u32) -> &mu
     sessions.device_mut(device)
 }
 
-/// The self-copy of a message: to be sealed, or sealed (none for a
+/// The self-copy of a message: being sealed, or sealed (none for a
 /// receipt). Every attempt at a send carries the same one.
 enum SelfCopy {
-    Unsealed(Zeroizing<Vec<u8>>),
+    Sealing(tokio::task::JoinHandle<Result<serde_json::Value, ClientError>>),
     Sealed(Option<serde_json::Value>),
 }
 
 impl SelfCopy {
-    /// The sealed self-copy, sealing it the first time.
-    fn get(&mut self, identity: &Identity) -> Result<Option<serde_json::Value>, ClientError> {
+    /// Starts sealing `plaintext` on a thread of its own (three curve
+    /// operations, done while the send builds its copies and commits).
+    fn start(identity: Arc<Identity>, plaintext: Zeroizing<Vec<u8>>) -> Self {
+        Self::Sealing(tokio::task::spawn_blocking(move || {
+            seal_self_copy(&identity, &plaintext)
+        }))
+    }
+
+    /// The sealed self-copy, waiting for it the first time.
+    async fn get(&mut self) -> Result<Option<serde_json::Value>, ClientError> {
         let sealed = match self {
             Self::Sealed(sealed) => return Ok(sealed.clone()),
-            Self::Unsealed(plaintext) => seal_self_copy(identity, plaintext)?,
+            Self::Sealing(sealing) => sealing
+                .await
+                .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))??,
         };
         *self = Self::Sealed(Some(sealed.clone()));
         Ok(Some(sealed))
@@ -229,7 +240,7 @@ impl Client {
         let mut self_copy = if matches!(message.content, Content::Receipt { .. }) {
             SelfCopy::Sealed(None)
         } else {
-            SelfCopy::Unsealed(plaintext.clone())
+            SelfCopy::start(self.identity.clone(), plaintext.clone())
         };
         for attempt in 0..=ROSTER_RETRIES {
             members.retain(|m| *m != self.user_id);
@@ -413,14 +424,11 @@ impl Client {
             },
         );
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
-        // The self-copy is sealed here while the commit waits for the disk
-        // on its own thread (three curve operations against an fsync).
-        let (inserted, sealed) = tokio::join!(self.vault.commit(batch), async {
-            self_copy.get(&self.identity)
-        });
-        let inserted = inserted?;
+        // The self-copy has been sealing on a thread of its own since the
+        // send began.
+        let inserted = self.vault.commit(batch).await?;
         if let Some(first) = request.copies.first_mut() {
-            first.self_copy = sealed?;
+            first.self_copy = self_copy.get().await?;
         }
         Ok((request, inserted.first().copied()))
     }

@@ -3,9 +3,12 @@
 //!
 //! The file is used on the calling thread: a read is a few microseconds,
 //! where a hand-off to a database thread and back costs about 50 µs on a
-//! small VM, and a send reads several records. Only a synced write
-//! transaction leaves the calling thread (one hand-off for the whole
-//! transaction), because it waits for the disk; an unsynced one does not.
+//! small VM, and a send reads several records. A synced write transaction
+//! waits for the disk: on a multi-thread runtime it still runs on the
+//! calling thread, after the runtime has moved that worker's other tasks
+//! elsewhere (`block_in_place`, no hand-off to wait for); on a
+//! single-thread runtime it is handed to a blocking thread. An unsynced one
+//! runs in place.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -189,8 +192,8 @@ impl VaultFile {
         Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
 
-    /// Applies writes in one transaction, synced to the disk (on a
-    /// blocking thread) or not (here); for each message inserted, its id,
+    /// Applies writes in one transaction, synced to the disk (see the
+    /// module's note on threads) or not (here); for each message inserted, its id,
     /// or `None` if its de-duplication tag was stored already. Dropping the
     /// future does not stop a synced transaction: it commits or rolls back
     /// whole.
@@ -202,6 +205,11 @@ impl VaultFile {
         if !synced {
             // No wait for the disk: a few writes into the log, done here.
             return apply(&mut lock(&self.conn), ops, synced);
+        }
+        if in_multi_thread_runtime() {
+            // Done here too, without a hand-off to another thread and back:
+            // the runtime first moves this worker's other tasks elsewhere.
+            return tokio::task::block_in_place(|| apply(&mut lock(&self.conn), ops, synced));
         }
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || apply(&mut lock(&conn), ops, synced))
@@ -215,6 +223,13 @@ impl VaultFile {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// Whether this thread runs tasks of a multi-thread runtime, where a
+/// blocking call can be made in place ([`tokio::task::block_in_place`]).
+fn in_multi_thread_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Every use of the connection is one call that leaves it consistent
