@@ -12,7 +12,9 @@
 #
 # PostgreSQL: a fresh database per server at 127.0.0.1:5432 (trust auth).
 # BEFORE=path/to/an/older/glyph-server adds a third server, that build, to
-# the rotation (for before/after figures in one run).
+# the rotation (for before/after figures in one run). FRESH=1 starts every
+# round on new servers and empty databases (otherwise the faster server's
+# database grows faster, and a larger database is slower to insert into).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=$1
@@ -28,14 +30,18 @@ cleanup() {
 trap cleanup EXIT
 export GLYPH_REGISTER_PER_MINUTE=1000000 GLYPH_AUTH_PER_MINUTE=1000000 \
     GLYPH_SENDS_PER_MINUTE=100000000 RUST_LOG=${RUST_LOG:-warn}
+generation=0
+databases=()
 start() { # start NAME PORT BATCH [BINARY]
     local url="" binary=${4:-target/release/glyph-server} batch=(--max-send-batch "$3")
     [ -n "${4:-}" ] && batch=()
     if [ "$backend" = postgres ]; then
-        local db="glyph_bench_$1_$$"
+        local db="glyph_bench_$1_$$_$generation"
         psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" >/dev/null
+        databases+=("$db")
         url="postgres://postgres@127.0.0.1:5432/$db"
     fi
+    rm -rf "$work/$1" "$work/$1.users"
     env ${url:+GLYPH_DATABASE_URL="$url"} "$binary" --listen "127.0.0.1:$2" \
         --data-dir "$work/$1" "${batch[@]}" >"$work/$1.log" 2>&1 &
     pids+=($!)
@@ -47,16 +53,29 @@ start() { # start NAME PORT BATCH [BINARY]
     cat "$work/$1.log" >&2
     exit 1
 }
-start grouped 18181 128
-start single 18182 1
-servers=("grouped 18181" "single 18182")
-if [ -n "${BEFORE:-}" ]; then
-    start before 18183 0 "$BEFORE"
-    servers+=("before 18183")
-fi
+stop_all() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    pids=()
+}
+start_all() {
+    generation=$((generation + 1))
+    start grouped 18181 128
+    start single 18182 1
+    servers=("grouped 18181" "single 18182")
+    if [ -n "${BEFORE:-}" ]; then
+        start before 18183 0 "$BEFORE"
+        servers+=("before 18183")
+    fi
+}
+start_all
 load_kind=$1
 shift
 for round in $(seq 1 "$rounds"); do
+    if [ -n "${FRESH:-}" ] && [ "$round" -gt 1 ]; then
+        stop_all
+        start_all
+    fi
     for server in "${servers[@]}"; do
         set -- $server "$@"
         name=$1 port=$2
@@ -73,10 +92,8 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 if [ "$backend" = postgres ]; then
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    pids=()
-    for name in grouped single before; do
-        psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS glyph_bench_${name}_$$" >/dev/null || true
+    stop_all
+    for db in "${databases[@]}"; do
+        psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null || true
     done
 fi
