@@ -27,44 +27,31 @@ pub struct PostgresStore {
 }
 
 /// Connections to PostgreSQL per instance, all opened (in the background)
-/// when the server starts, and kept while idle: a connection opened under load (a new backend process,
-/// its caches empty, every statement prepared afresh) held up the requests
-/// waiting on it; growing the pool while the first load arrived put the
+/// when the server starts and kept, idle or not: a connection opened under
+/// load (a new backend process, its caches empty, every statement prepared
+/// afresh) held up the requests waiting on it; growing the pool while the first load arrived put the
 /// send-to-push p99 at 103-130 ms instead of 26-41 ms (docs/benchmarks.md).
 const POOL_SIZE: u32 = 16;
-
-/// Opens the pool's connections now, one after another, rather than
-/// under the first load (see [`POOL_SIZE`]); a failure only leaves them to
-/// be opened when needed.
-async fn open_every_connection(pool: PgPool) {
-    let mut held = Vec::new();
-    while held.len() < POOL_SIZE as usize {
-        match pool.acquire().await {
-            Ok(connection) => held.push(connection),
-            Err(err) => {
-                tracing::debug!(error = %err, "opening the database connections ahead of time");
-                return;
-            }
-        }
-    }
-}
 
 impl PostgresStore {
     /// Connects to the database a `postgres:` URL names; waiting longer
     /// than `acquire_timeout` for a connection is an error.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        // One connection is opened here (an unreachable database is an
+        // error at start); closing it makes sqlx open the pool's minimum in
+        // the background, one after another, each usable as it opens
+        // (a lazy pool would otherwise wait for its first upkeep, minutes).
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .idle_timeout(None)
+            .min_connections(POOL_SIZE)
             .acquire_timeout(options.acquire_timeout)
-            .connect(url)
-            .await?;
+            .connect_lazy(url)?;
+        pool.acquire().await?.close_on_drop();
         let mut name = [0u8; 8];
         getrandom::fill(&mut name).map_err(|e| {
             StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
         })?;
         let instance = name.iter().map(|b| format!("{b:02x}")).collect();
-        tokio::spawn(open_every_connection(pool.clone()));
         Ok(Self {
             pool,
             instance,
