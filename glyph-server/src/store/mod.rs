@@ -16,6 +16,7 @@ mod prekeys;
 mod shared;
 mod shares;
 mod sqlite;
+mod sqlite_checkpoint;
 mod users;
 
 use async_trait::async_trait;
