@@ -4,8 +4,8 @@
 //! transaction, and only then posts it: a crash or a network failure never
 //! reuses a ratchet key, and the outbox re-posts the same ratchet copies
 //! (the server de-duplicates by client id). The self-copy uses no ratchet
-//! key: it is sealed while that transaction waits for the disk, and sealed
-//! afresh for a re-post. Once the server has the message, taking it out of
+//! key: it is sealed on a thread of its own from the moment the send
+//! begins, and sealed afresh for a re-post. Once the server has the message, taking it out of
 //! the outbox and marking it sent is written by a task of its own (see
 //! `in_flight`): the caller does not wait for it.
 //!
@@ -27,8 +27,7 @@ use crate::contacts::KeyCheck;
 use crate::content::{Content, Sealed};
 use crate::error::ClientError;
 use crate::http::now;
-use crate::messaging::find_message;
-use crate::messaging::{Conversation, Delivery, Message, SendOptions, dedup_key};
+use crate::messaging::{Conversation, Delivery, Message, SendOptions, dedup_key, find_message};
 use crate::vault::{Batch, Vault};
 
 /// Roster or device-list refreshes before a send gives up.
@@ -95,8 +94,7 @@ pub(crate) struct Pending {
     dedup: String,
     /// The plaintext the first copy's self-copy seals (base64). The
     /// self-copy steps no ratchet, so it is not stored before posting: it
-    /// is sealed while the commit waits for the disk, and sealed afresh
-    /// for a re-post (the server keeps the first post of a client id).
+    /// is sealed beside the commit, and sealed afresh for a re-post (the server keeps the first post of a client id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     self_copy_of: Option<String>,
 }
