@@ -105,7 +105,9 @@ impl Client {
         {
             let _guard = self.lock.acquire().await?;
             let mut batch = Batch::default();
-            for mut message in self.history(conversation).await? {
+            // (Only received messages change here: a send's "sent" mark,
+            // which needs this lock, is not waited for.)
+            for mut message in self.stored_history(conversation).await? {
                 if message.outgoing || message.annotations.read || !acknowledgeable(&message) {
                     continue;
                 }

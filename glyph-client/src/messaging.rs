@@ -156,6 +156,16 @@ impl Client {
     /// [`Client::settle`].)
     pub async fn history(&self, conversation: &Conversation) -> Result<Vec<Message>, ClientError> {
         self.settle().await;
+        self.stored_history(conversation).await
+    }
+
+    /// The history as stored now, without waiting for "sent" marks: for a
+    /// caller holding the profile's lock, which a mark needs (waiting for
+    /// one there would never end).
+    pub(crate) async fn stored_history(
+        &self,
+        conversation: &Conversation,
+    ) -> Result<Vec<Message>, ClientError> {
         let stored = self.vault.messages(&conversation.key(), now()).await?;
         stored
             .into_iter()
