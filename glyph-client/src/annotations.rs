@@ -364,3 +364,37 @@ fn check_annotatable(target: &Message) -> Result<(), ClientError> {
     }
     Ok(())
 }
+
+#[cfg(all(test, feature = "fuzzing"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use crate::messaging::Conversation;
+
+    /// `mark_read` holds the profile's lock, and a send's "sent" mark
+    /// waits for that lock: `mark_read` must not wait for the mark (it
+    /// would wait forever). On one thread, the mark cannot take the lock
+    /// before `mark_read` does.
+    #[tokio::test(flavor = "current_thread")]
+    async fn marking_read_does_not_wait_for_a_mark_that_needs_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = crate::fuzzing::offline_client(dir.path()).await.unwrap();
+        let lock = client.lock.clone();
+        client
+            .in_flight
+            .finish_later(client.in_flight.start("sent"), async move {
+                let _guard = lock.acquire().await?;
+                Ok(())
+            });
+        let read = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.mark_read(&Conversation::Peer("someone".into())),
+        )
+        .await
+        .expect("mark_read waited for a mark that needs its lock");
+        assert_eq!(read.unwrap(), 0);
+        client.settle().await;
+    }
+}

@@ -69,7 +69,9 @@ fn my_prekeys(me: &Identity) -> PreKeyStore {
     prekeys
 }
 
-async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
+/// A client of a profile in `dir` that talks to no server (also used by
+/// the crate's own tests).
+pub(crate) async fn offline_client(dir: &std::path::Path) -> Result<Client, ClientError> {
     let me = Arc::new(fixed_identity(1)?);
     let peter = fixed_identity(2)?;
     let user_id = crate::user_id_of(&me.public().sign_pub);
