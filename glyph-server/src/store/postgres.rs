@@ -27,10 +27,11 @@ pub struct PostgresStore {
 }
 
 /// Connections to PostgreSQL per instance, all opened (in the background)
-/// when the server starts and kept, idle or not: a connection opened under
+/// when the server starts and kept, idle or not. A connection opened under
 /// load (a new backend process, its caches empty, every statement prepared
-/// afresh) held up the requests waiting on it; growing the pool while the first load arrived put the
-/// send-to-push p99 at 103-130 ms instead of 26-41 ms (docs/benchmarks.md).
+/// afresh) holds up the requests waiting on it: a pool growing while the
+/// first load arrived put the send-to-push p99 at 103-130 ms, against
+/// 26-41 ms with every connection open before it (docs/benchmarks.md).
 const POOL_SIZE: u32 = 16;
 
 impl PostgresStore {
