@@ -5,9 +5,9 @@
 //! reuses a ratchet key, and the outbox re-posts the same ratchet copies
 //! (the server de-duplicates by client id). The self-copy uses no ratchet
 //! key: it is sealed on a thread of its own from the moment the send
-//! begins, and sealed afresh for a re-post. Once the server has the message, taking it out of
-//! the outbox and marking it sent is written by a task of its own (see
-//! `in_flight`): the caller does not wait for it.
+//! begins, and sealed afresh for a re-post. Once the server has the
+//! message, taking it out of the outbox and marking it sent is written by a
+//! task of its own (see `in_flight`): the caller does not wait for it.
 //!
 //! Every copy seals the same content with its `id`, its conversation
 //! (`to`) and its expiry, so the reader need not take the server's word
@@ -94,7 +94,8 @@ pub(crate) struct Pending {
     dedup: String,
     /// The plaintext the first copy's self-copy seals (base64). The
     /// self-copy steps no ratchet, so it is not stored before posting: it
-    /// is sealed beside the commit, and sealed afresh for a re-post (the server keeps the first post of a client id).
+    /// is sealed beside the commit, and sealed afresh for a re-post (the
+    /// server keeps the first post of a client id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     self_copy_of: Option<String>,
 }
@@ -260,7 +261,7 @@ impl Client {
                     let client_id = message.client_id.clone();
                     self.in_flight.finish_later(sending, async move {
                         let _guard = lock.acquire().await?;
-                        mark_sent(&vault, &user_id, &client_id).await.map(|_| ())
+                        mark_sent(&vault, &user_id, &client_id).await
                     });
                     return Ok(Message {
                         delivery: Delivery::Sent,
@@ -410,7 +411,7 @@ impl Client {
         };
         let dedup = dedup_key(&self.user_id, &message.client_id);
         self.stage_message(&mut batch, message)?;
-        let mut outbox = self.outbox().await?;
+        let mut outbox = outbox(&self.vault).await?;
         let self_copy_of = (!matches!(message.content, Content::Receipt { .. }))
             .then(|| Base64::encode_string(plaintext));
         outbox.insert(
@@ -431,15 +432,11 @@ impl Client {
         Ok((request, inserted.first().copied()))
     }
 
-    async fn outbox(&self) -> Result<BTreeMap<String, Pending>, ClientError> {
-        outbox(&self.vault).await
-    }
-
     /// Takes a message the server refused out of the outbox, and says so in
     /// its history entry.
     async fn drop_pending(&self, message: &Message) -> Result<(), ClientError> {
         let _guard = self.lock.acquire().await?;
-        let mut outbox = self.outbox().await?;
+        let mut outbox = outbox(&self.vault).await?;
         outbox.remove(&message.client_id);
         self.vault.put_now(records::OUTBOX, &outbox).await?;
         let dedup = dedup_key(&self.user_id, &message.client_id);
@@ -455,7 +452,7 @@ impl Client {
 
     /// Re-posts everything in the outbox; returns how many went out.
     pub async fn flush_outbox(&self) -> Result<usize, ClientError> {
-        let pending = self.outbox().await?;
+        let pending = outbox(&self.vault).await?;
         let mut sent = 0;
         for (client_id, entry) in pending {
             if self.in_flight.contains(&client_id) {
@@ -494,35 +491,25 @@ async fn outbox(vault: &Vault) -> Result<BTreeMap<String, Pending>, ClientError>
 }
 
 /// Removes a message the server holds from the outbox and marks its
-/// history entry sent, in one transaction; returns it as stored. The
-/// caller holds the profile's lock.
-async fn mark_sent(
-    vault: &Vault,
-    user_id: &str,
-    client_id: &str,
-) -> Result<Option<Message>, ClientError> {
+/// history entry sent, in one transaction. The caller holds the profile's
+/// lock.
+async fn mark_sent(vault: &Vault, user_id: &str, client_id: &str) -> Result<(), ClientError> {
     let mut batch = Batch::default();
     let mut outbox = outbox(vault).await?;
     if outbox.remove(client_id).is_some() {
         vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
     }
     let dedup = dedup_key(user_id, client_id);
-    let found = find_message(vault, &dedup).await?;
-    if let Some((local_id, message)) = &found {
+    if let Some((local_id, message)) = find_message(vault, &dedup).await? {
         let sent = Message {
             delivery: Delivery::Sent,
-            ..message.clone()
+            ..message
         };
-        let body = sent.to_stored()?;
-        vault.stage_update_known(&mut batch, *local_id, &dedup, &body)?;
+        vault.stage_update_known(&mut batch, local_id, &dedup, &sent.to_stored()?)?;
     }
     // Unsynced: if a power cut takes it back, the message is in the
     // outbox again and the next sync posts the same request, which the
     // server de-duplicates by client id.
     vault.commit_unsynced(batch).await?;
-    Ok(found.map(|(local_id, message)| Message {
-        local_id,
-        delivery: Delivery::Sent,
-        ..message
-    }))
+    Ok(())
 }

@@ -193,10 +193,10 @@ impl VaultFile {
     }
 
     /// Applies writes in one transaction, synced to the disk (see the
-    /// module's note on threads) or not (here); for each message inserted, its id,
-    /// or `None` if its de-duplication tag was stored already. Dropping the
-    /// future does not stop a synced transaction: it commits or rolls back
-    /// whole.
+    /// module's note on threads) or not (here); for each message inserted,
+    /// its id, or `None` if its de-duplication tag was stored already.
+    /// Dropping the future does not stop a synced transaction: it commits or
+    /// rolls back whole.
     pub(super) async fn apply(
         &self,
         ops: Vec<Op>,
