@@ -86,7 +86,8 @@ pub use ratchet::{MAX_SKIP, MAX_STORED_SKIPPED, RATCHET_HEADER_LEN, RatchetHeade
 pub use safety::safety_number;
 pub use seal::SealedEnvelope;
 pub use session::{
-    DeviceSessions, MAX_DEVICE_SESSIONS, MAX_SESSIONS_PER_PEER, PeerSessions, Session,
+    DeviceSessions, MAX_DEVICE_SESSIONS, MAX_SESSIONS_PER_PEER, PeerSessions, SendingPosition,
+    Session,
 };
 pub use share::{
     SHARE_CODE_LEN, SHARE_CODE_MIN_LEN, SHARE_IV_LEN, ShareKey, ShareLink, generate_share_code,

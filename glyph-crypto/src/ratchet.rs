@@ -210,6 +210,34 @@ impl Ratchet {
         Ok((header, ct))
     }
 
+    /// The sending chain's ratchet public key and the position its next
+    /// message takes, if there is a sending chain yet.
+    pub(crate) fn sending_position(&self) -> Option<(DhPublicKey, u32)> {
+        self.cks.as_ref().map(|_| (*self.dhs.public(), self.ns))
+    }
+
+    /// Moves the sending chain forward to position `next`, deriving and
+    /// discarding the message keys passed over, so that no key below
+    /// `next` can be used again. A position at or behind the current one
+    /// changes nothing; one more than `MAX_SKIP` ahead is refused (the
+    /// receiver would refuse the gap), leaving the state untouched.
+    pub(crate) fn skip_sending_to(&mut self, next: u32) -> Result<(), Error> {
+        let Some(cks) = self.cks.as_ref() else {
+            return Err(Error::NoSession);
+        };
+        if next <= self.ns {
+            return Ok(());
+        }
+        check_skip(self.ns, next)?;
+        let mut chain = Key::new(**cks);
+        for _ in self.ns..next {
+            chain = kdf_ck(&chain)?.0;
+        }
+        self.cks = Some(chain);
+        self.ns = next;
+        Ok(())
+    }
+
     /// Decrypts a message; on any failure the state is untouched.
     /// `next_ratchet_key` is called only when the message starts a new
     /// receiving chain and has already authenticated.

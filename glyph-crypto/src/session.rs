@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::envelope::{EnvelopeV2, RatchetMessage};
 use crate::error::{DecodeError, Error};
 use crate::identity::{Identity, PublicIdentity};
-use crate::keys::DhKeyPair;
+use crate::keys::{DhKeyPair, DhPublicKey};
 use crate::ratchet::Ratchet;
 use crate::state_codec::{StateReader, StateWriter};
 use crate::x3dh::{self, AD_LEN, PreKeyBundle, PreKeyStore, X3dhHeader};
@@ -39,10 +39,24 @@ enum Role {
     Responder { header: X3dhHeader },
 }
 
+/// Where a session sends next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendingPosition {
+    /// The sending chain, named by its ratchet public key (a fresh key
+    /// pair starts every chain).
+    pub chain: DhPublicKey,
+    /// The position (`n`) the chain's next message takes.
+    pub next: u32,
+}
+
 /// One end-to-end session with one peer: a Double Ratchet started by X3DH.
 ///
 /// Persist it with [`Session::to_bytes`] after every `encrypt` and successful
-/// `decrypt`; a failed `decrypt` changes nothing.
+/// `decrypt`; a failed `decrypt` changes nothing. A message must not leave
+/// before the state after it is stored, or a crash could send a second
+/// message under the same key; a device that stores lazily reserves
+/// positions ahead instead, and skips past them after a crash
+/// ([`Session::skip_sending_to`]).
 #[derive(Clone)]
 pub struct Session {
     role: Role,
@@ -153,6 +167,28 @@ impl Session {
             x3dh,
             msg: RatchetMessage { header, ct },
         })
+    }
+
+    /// Where this session sends next: its sending chain (named by the
+    /// chain's ratchet public key) and the position of the chain's next
+    /// message. `None` until the session can send (a responder before its
+    /// first message arrives).
+    pub fn sending_position(&self) -> Option<SendingPosition> {
+        self.ratchet
+            .sending_position()
+            .map(|(chain, next)| SendingPosition { chain, next })
+    }
+
+    /// Moves the sending chain forward to position `next`: the message keys
+    /// passed over are derived and discarded, never used. For a device
+    /// that may have lost state it had already sent from (a power cut
+    /// after a message left): skipping past every position it could have
+    /// used means no message key is used twice. The receiver treats the
+    /// gap as messages that have not arrived (section 4). Behind the
+    /// current position this changes nothing; more than `MAX_SKIP` ahead it
+    /// is refused and changes nothing.
+    pub fn skip_sending_to(&mut self, next: u32) -> Result<(), Error> {
+        self.ratchet.skip_sending_to(next)
     }
 
     /// Decrypts a message of this session. On failure the session is
@@ -348,6 +384,21 @@ impl PeerSessions {
     /// Whether no session is kept.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Where the active session sends next (see
+    /// [`Session::sending_position`]).
+    pub fn sending_position(&self) -> Option<SendingPosition> {
+        self.active().and_then(Session::sending_position)
+    }
+
+    /// Moves the active session's sending chain forward (see
+    /// [`Session::skip_sending_to`]).
+    pub fn skip_sending_to(&mut self, next: u32) -> Result<(), Error> {
+        self.sessions
+            .get_mut(self.active)
+            .ok_or(Error::NoSession)?
+            .skip_sending_to(next)
     }
 
     /// Encrypts on the active session.

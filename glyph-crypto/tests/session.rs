@@ -5,8 +5,8 @@
 
 use base64ct::{Base64, Encoding};
 use glyph_crypto::{
-    EnvelopeV2, Error, Identity, MAX_SESSIONS_PER_PEER, MAX_STORED_SKIPPED, Mnemonic, PeerSessions,
-    PreKeyBundle, PreKeyStore, Session,
+    EnvelopeV2, Error, Identity, MAX_SESSIONS_PER_PEER, MAX_SKIP, MAX_STORED_SKIPPED, Mnemonic,
+    PeerSessions, PreKeyBundle, PreKeyStore, SendingPosition, Session,
 };
 
 struct User {
@@ -510,4 +510,85 @@ fn a_version_1_prekey_store_still_reads() {
     let mut trailing = v1.clone();
     trailing.push(0);
     assert!(PreKeyStore::from_bytes(&trailing).is_err());
+}
+
+/// A sender that lost state it had sent from skips past every position it
+/// could have used: the next message takes a new position and key, and the
+/// receiver reads it after the gap, and the messages sent before it too.
+#[test]
+fn skipping_the_sending_chain_never_reuses_a_position_and_the_receiver_reads_across_the_gap() {
+    let alice = User::new();
+    let mut bob = User::new();
+    let (mut a, mut b) = converse(&alice, &mut bob, true);
+    let chain = a.sending_position().unwrap().chain;
+    assert_eq!(
+        a.sending_position(),
+        Some(SendingPosition { chain, next: 0 })
+    );
+    // State stored before two messages left; the messages' state is lost.
+    let stored = a.to_bytes();
+    let sent: Vec<EnvelopeV2> = (0..2).map(|i| a.encrypt(&[i]).unwrap()).collect();
+    let mut restored = Session::from_bytes(&stored).unwrap();
+    // Without the skip, the next message would take position 0 again.
+    assert_eq!(restored.clone().encrypt(b"x").unwrap().msg.header.n, 0);
+    restored.skip_sending_to(5).unwrap();
+    assert_eq!(
+        restored.sending_position(),
+        Some(SendingPosition { chain, next: 5 })
+    );
+    let after = restored.encrypt(b"after the crash").unwrap();
+    assert_eq!(after.msg.header.n, 5);
+    assert!(sent.iter().all(|m| m.msg.ct != after.msg.ct));
+    // Bob reads the message after the gap first, then the earlier ones.
+    assert_eq!(b.decrypt(&after).unwrap(), b"after the crash");
+    assert_eq!(b.skipped_keys(), 5);
+    for (i, message) in sent.iter().enumerate() {
+        assert_eq!(b.decrypt(message).unwrap(), [u8::try_from(i).unwrap()]);
+    }
+    assert_eq!(b.skipped_keys(), 3, "positions 2-4 were never used");
+}
+
+#[test]
+fn skipping_backwards_changes_nothing_and_too_far_is_refused() {
+    let alice = User::new();
+    let mut bob = User::new();
+    let (mut a, mut b) = converse(&alice, &mut bob, false);
+    for text in [&b"one"[..], b"two"] {
+        assert_eq!(b.decrypt(&a.encrypt(text).unwrap()).unwrap(), text);
+    }
+    let before = a.to_bytes();
+    a.skip_sending_to(1).unwrap();
+    assert_eq!(a.to_bytes(), before, "a position behind the chain's");
+    assert_eq!(
+        a.skip_sending_to(2 + MAX_SKIP + 1),
+        Err(Error::TooManySkipped)
+    );
+    assert_eq!(a.to_bytes(), before, "a refused skip");
+    // The furthest allowed skip is one a receiver that has read everything
+    // before it accepts.
+    a.skip_sending_to(2 + MAX_SKIP).unwrap();
+    let far = a.encrypt(b"far").unwrap();
+    assert_eq!(far.msg.header.n, 2 + MAX_SKIP);
+    assert_eq!(b.decrypt(&far).unwrap(), b"far");
+}
+
+/// `PeerSessions` skips on the session it sends on.
+#[test]
+fn peer_sessions_skip_on_the_active_session() {
+    let alice = User::new();
+    let mut bob = User::new();
+    let mut sessions = PeerSessions::new();
+    assert_eq!(sessions.sending_position(), None);
+    assert_eq!(sessions.skip_sending_to(3), Err(Error::NoSession));
+    sessions.initiate(&alice.id, &bob.bundle(true)).unwrap();
+    let chain = sessions.sending_position().unwrap().chain;
+    sessions.skip_sending_to(3).unwrap();
+    assert_eq!(
+        sessions.sending_position(),
+        Some(SendingPosition { chain, next: 3 })
+    );
+    let first = sessions.encrypt(b"hello").unwrap();
+    assert_eq!(first.msg.header.n, 3);
+    let (_, plaintext) = Session::respond(&bob.id, &mut bob.prekeys, &first).unwrap();
+    assert_eq!(plaintext, b"hello");
 }
