@@ -193,6 +193,61 @@ fn a_send_whose_sent_mark_was_lost_is_posted_again_and_read_once() {
     });
 }
 
+/// Copies what a profile's vault holds on the disk (its file and log; the
+/// log's index is rebuilt from the log when opened) from `from` to `to`.
+fn copy_vault(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let vault = glyph_client::vault_path(from);
+    let name = vault.file_name().unwrap().to_str().unwrap().to_owned();
+    for suffix in ["", "-wal"] {
+        let file = format!("{name}{suffix}");
+        std::fs::copy(from.join(&file), to.join(&file)).unwrap();
+    }
+    let _ = std::fs::remove_file(to.join(format!("{name}-shm")));
+}
+
+/// Most sends do not wait for the disk before their message leaves: their
+/// sending chain reserved positions ahead in a synced commit. A machine
+/// that crashes right after such sends comes back with the state from
+/// before them; its first open skips every chain past its reservation, so
+/// the next message takes a new position and key, and the recipient reads
+/// everything. (Without the skip, the message after the crash reuses the
+/// position of one the recipient has read, and cannot be opened.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_machine_crash_no_sending_position_is_used_twice() {
+    let server = Server::start(&[]);
+    let bob = Person::new(&server).await;
+    let home = tempfile::tempdir().unwrap();
+    let profile = home.path().join("alice");
+    let (alice, _) = glyph_client::Client::create(&profile, PIN, &server.url)
+        .await
+        .unwrap();
+    alice.send_text(&bob.id(), "one").await.unwrap();
+    alice.settle().await;
+    // What the disk holds for sure: the first send reserved its chain's
+    // next positions in a synced commit.
+    let on_disk = home.path().join("on-disk");
+    copy_vault(&profile, &on_disk);
+    for text in ["two", "three"] {
+        alice.send_text(&bob.id(), text).await.unwrap();
+    }
+    assert_eq!(bob.read().await, ["one", "two", "three"]);
+
+    // The machine crashes: the process is gone, the writes the disk had
+    // not flushed are lost, and the machine starts with a new boot id.
+    drop(alice);
+    copy_vault(&on_disk, &profile);
+    std::fs::write(profile.join("boot"), "an earlier boot").unwrap();
+    let alice = glyph_client::Client::open(&profile, PIN).await.unwrap();
+    alice.send_text(&bob.id(), "four").await.unwrap();
+    assert_eq!(bob.read().await, ["four"]);
+    // And on, across an ordinary restart.
+    drop(alice);
+    let alice = glyph_client::Client::open(&profile, PIN).await.unwrap();
+    alice.send_text(&bob.id(), "five").await.unwrap();
+    assert_eq!(bob.read().await, ["five"]);
+}
+
 /// Whether the `sqlite3` program is here to play the lying server (says so
 /// when it is not).
 fn can_tamper() -> bool {

@@ -38,6 +38,8 @@ pub(crate) mod records {
     pub(crate) const TOKEN: &str = "token";
     /// Whether this profile sends receipts (absent: on).
     pub(crate) const RECEIPTS: &str = "receipts";
+    /// Sending positions reserved ahead (see `reserved`).
+    pub(crate) const RESERVED: &str = "reserved-positions";
     pub(crate) fn sessions(peer: &str) -> String {
         format!("sessions:{peer}")
     }
@@ -180,6 +182,7 @@ impl Client {
             in_flight: Default::default(),
         };
         client.keep_tokens();
+        client.honour_reservations(profile).await?;
         client.finish_linking().await?;
         Ok(client)
     }
@@ -251,6 +254,8 @@ impl Client {
             in_flight: Default::default(),
         };
         client.keep_tokens();
+        // Before anything can be sent.
+        client.honour_reservations(profile).await?;
         client.finish_linking().await?;
         Ok(client)
     }

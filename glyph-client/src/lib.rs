@@ -28,6 +28,7 @@ mod media;
 mod messaging;
 mod random;
 mod receive;
+mod reserved;
 mod send;
 mod share;
 pub mod vault;

@@ -3,7 +3,10 @@
 //! sessions, the history entry and the prepared request in one
 //! transaction, and only then posts it: a crash or a network failure never
 //! reuses a ratchet key, and the outbox re-posts the same ratchet copies
-//! (the server de-duplicates by client id). The self-copy uses no ratchet
+//! (the server de-duplicates by client id). That transaction waits for the
+//! disk only when a sending chain reserves positions ahead (see
+//! `reserved`); otherwise the log is flushed while the post is on its way,
+//! and the send returns once both are done. The self-copy uses no ratchet
 //! key: it is sealed on a thread of its own from the moment the send
 //! begins, and sealed afresh for a re-post. Once the server has the
 //! message, taking it out of the outbox and marking it sent is written by a
@@ -84,6 +87,16 @@ fn seal_self_copy(identity: &Identity, plaintext: &[u8]) -> Result<serde_json::V
         SealedEnvelope::seal(identity.signing(), &identity.public().dh_pub, plaintext)?
             .to_json_value(),
     )
+}
+
+/// A request made ready to post, and stored.
+struct Prepared {
+    request: SendRequest,
+    /// The history entry's local id, if this attempt stored it (a retry
+    /// finds it stored already).
+    inserted: Option<i64>,
+    /// Whether the commit waited for the disk (else it is to be flushed).
+    synced: bool,
 }
 
 /// A prepared request waiting to be posted.
@@ -243,16 +256,26 @@ impl Client {
         };
         for attempt in 0..=ROSTER_RETRIES {
             members.retain(|m| *m != self.user_id);
-            let request = {
+            let (request, synced) = {
                 let _guard = self.lock.acquire().await?;
-                let (request, inserted) = self
+                let prepared = self
                     .prepare(&members, &plaintext, &mut self_copy, &message, &options)
                     .await?;
                 // The first attempt stores the history entry; retries find it.
-                message.local_id = inserted.unwrap_or(message.local_id);
-                request
+                message.local_id = prepared.inserted.unwrap_or(message.local_id);
+                (prepared.request, prepared.synced)
             };
-            match self.api.send(&request).await {
+            // An unsynced commit is flushed while the post is on its way
+            // (the flush starts first: it waits on the disk, not the CPU).
+            let flush = async {
+                match synced {
+                    true => Ok(()),
+                    false => self.vault.flush().await,
+                }
+            };
+            let (flushed, posted) = tokio::join!(flush, self.api.send(&request));
+            flushed?;
+            match posted {
                 Ok(_) => {
                     // The server has it: the outbox entry and the history
                     // entry's state are updated off the caller's path.
@@ -331,9 +354,9 @@ impl Client {
     }
 
     /// Encrypts one copy per member and the self-copy, and stores the
-    /// sessions, the history entry and the outbox entry in one transaction.
-    /// Returns the request and the history entry's local id if this call
-    /// stored it (a retry finds it stored already).
+    /// sessions, the history entry and the outbox entry in one transaction:
+    /// synced if a sending chain had to reserve positions, written but not
+    /// yet flushed otherwise.
     async fn prepare(
         &self,
         members: &[String],
@@ -341,7 +364,7 @@ impl Client {
         self_copy: &mut SelfCopy,
         message: &Message,
         options: &SendOptions,
-    ) -> Result<(SendRequest, Option<i64>), ClientError> {
+    ) -> Result<Prepared, ClientError> {
         if members.is_empty() {
             return Err(ClientError::Unsupported("there is no one to send to"));
         }
@@ -351,6 +374,8 @@ impl Client {
         };
         let mut batch = Batch::default();
         let mut copies: Vec<MessageCopy> = Vec::with_capacity(members.len());
+        let mut reserved = self.reserved().await?;
+        let mut reserving = false;
         for member in members {
             let contact = match self.contact(member).await? {
                 Some(contact) => contact,
@@ -381,6 +406,10 @@ impl Client {
                     }
                     peer.initiate(&self.identity, &bundle.bundle)?;
                 }
+                let position = peer
+                    .sending_position()
+                    .ok_or(glyph_crypto::Error::NoSession)?;
+                reserving |= !reserved.covers(member, device, position);
                 let envelope = peer.encrypt(plaintext)?;
                 copies.push(MessageCopy {
                     recipient: member.clone(),
@@ -398,6 +427,7 @@ impl Client {
             // dropped: nothing is sent to them, and what they send opens
             // no more.
             sessions.retain(list.devices());
+            reserved.keep_only(member, list.devices());
             self.vault.put_decoded(
                 &mut batch,
                 &records::sessions(member),
@@ -423,13 +453,25 @@ impl Client {
             },
         );
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
+        // A new reservation is on the disk before any position it covers
+        // is used; within one, the commit is flushed beside the post.
+        let inserted = if reserving {
+            self.vault
+                .put_json(&mut batch, records::RESERVED, &reserved)?;
+            self.vault.commit(batch).await?
+        } else {
+            self.vault.commit_unsynced(batch).await?
+        };
         // The self-copy has been sealing on a thread of its own since the
         // send began.
-        let inserted = self.vault.commit(batch).await?;
         if let Some(first) = request.copies.first_mut() {
             first.self_copy = self_copy.get().await?;
         }
-        Ok((request, inserted.first().copied()))
+        Ok(Prepared {
+            request,
+            inserted: inserted.first().copied(),
+            synced: reserving,
+        })
     }
 
     /// Takes a message the server refused out of the outbox, and says so in

@@ -10,7 +10,7 @@
 //! single-thread runtime it is handed to a blocking thread. An unsynced one
 //! runs in place.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -60,6 +60,8 @@ pub(super) struct Row {
 /// The open file (one connection, shared by the vault's callers).
 pub(super) struct VaultFile {
     conn: Arc<Mutex<Connection>>,
+    /// The path of SQLite's log (`-wal`) beside the file.
+    log: PathBuf,
 }
 
 impl VaultFile {
@@ -78,8 +80,11 @@ impl VaultFile {
             // Opening never writes a schema into a file that is not a vault.
             conn.execute_batch(SCHEMA)?;
         }
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            log: PathBuf::from(log),
         })
     }
 
@@ -215,6 +220,29 @@ impl VaultFile {
         tokio::task::spawn_blocking(move || apply(&mut lock(&conn), ops, synced))
             .await
             .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))?
+    }
+
+    /// Flushes to the disk every commit written so far, on a blocking
+    /// thread, without holding the connection: an unsynced commit followed
+    /// by this is as durable as a synced one once this returns. (What the
+    /// log holds is made durable by flushing the log file, as a synced
+    /// commit does; a log a checkpoint has emptied and restarted holds
+    /// nothing that is not already flushed into the main file.)
+    pub(super) async fn flush(&self) -> Result<(), ClientError> {
+        let log = self.log.clone();
+        // (Opened for writing: some systems flush only a writable handle.)
+        tokio::task::spawn_blocking(move || {
+            match std::fs::OpenOptions::new().write(true).open(&log) {
+                Ok(file) => file.sync_data(),
+                // No log: every commit is in the main file, flushed by the
+                // checkpoint that removed the log.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+        })
+        .await
+        .map_err(|e| ClientError::Io(std::io::Error::other(e.to_string())))??;
+        Ok(())
     }
 
     /// Copies what the log holds into the main file.

@@ -423,6 +423,13 @@ impl Vault {
         self.commit_with(batch, false).await
     }
 
+    /// Flushes every commit made so far to the disk (see
+    /// [`Vault::commit_unsynced`]), without holding up other uses of the
+    /// vault meanwhile.
+    pub(crate) async fn flush(&self) -> Result<(), ClientError> {
+        self.file.flush().await
+    }
+
     /// Gathers a batch into the open page, or applies it now, synced or
     /// not; returns the local ids (or a page's stand-ins) of the messages
     /// it inserted.
