@@ -11,7 +11,10 @@
 //! Statements: a send executes the same handful whatever its number of
 //! copies (a 100-member group send included): lock the users, check the
 //! sender's device (and the group), read the listed devices, insert the
-//! copies, advance the inboxes, insert the entries.
+//! copies, advance the inboxes, insert the entries. The set-based ones
+//! are each backend's own (`sqlite_batch`: multi-row lists;
+//! `postgres_batch`: arrays and `UNNEST`, one statement text for any
+//! number of rows).
 
 use super::{InboxOf, NewCopy, StoreError, StoredCopy};
 
@@ -23,6 +26,30 @@ pub(super) struct PendingSend {
     pub(super) client_id: String,
     pub(super) copies: Vec<NewCopy>,
     pub(super) now: i64,
+}
+
+/// A copy's identity: sender, client id, recipient, recipient device.
+pub(super) type CopyKey = (String, String, String, u32);
+
+/// An inbox entry to insert: owner, device, position, message id, and
+/// whether it is the owner's own message (a self-copy).
+pub(super) type EntryRow<'a> = (&'a str, u32, i64, i64, bool);
+
+/// A copy's identity, from a row of `sender, client_id, recipient,
+/// recipient_device`.
+pub(super) fn copy_key<R: sqlx::Row>(row: &R) -> Result<CopyKey, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let device: i64 = row.try_get("recipient_device")?;
+    Ok((
+        row.try_get("sender")?,
+        row.try_get("client_id")?,
+        row.try_get("recipient")?,
+        u32::try_from(device).unwrap_or_default(),
+    ))
 }
 
 /// What a send stored, and the inboxes it changed.
@@ -155,27 +182,7 @@ macro_rules! messages_methods {
                 Ok(results.into_iter().flatten().collect())
             }
 
-            /// Locks these users' rows (sorted, deduplicated) and returns
-            /// the ones that exist.
-            async fn lock_users(
-                conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
-                users: &[&str],
-            ) -> Result<std::collections::BTreeSet<String>, StoreError> {
-                let mut found = std::collections::BTreeSet::new();
-                for chunk in users.chunks(shared::ROWS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new("SELECT user_id FROM users WHERE user_id IN (");
-                    let mut list = query.separated(", ");
-                    for user in chunk {
-                        list.push_bind((*user).to_owned());
-                    }
-                    query.push(concat!(") ORDER BY user_id", $lock));
-                    let rows: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;
-                    found.extend(rows);
-                }
-                Ok(found)
-            }
-
-            /// Inserts the copies of checked sends (multi-row; a copy stored
+            /// Inserts the copies of checked sends (set-based; a copy stored
             /// already, by a retry, is not stored again) and their inbox
             /// entries: each copy to its device, and a self-copy to each of
             /// its sender's other listed devices. Returns, per send, what it
@@ -185,44 +192,10 @@ macro_rules! messages_methods {
                 sends: &[&PendingSend],
                 devices: &shared::DevicesOf,
             ) -> Result<Vec<(Vec<StoredCopy>, Vec<InboxOf>)>, StoreError> {
-                type CopyKey = (String, String, String, u32);
-                let key_of = |row: &<<$store as shared::Backend>::Db as sqlx::Database>::Row| -> Result<CopyKey, sqlx::Error> {
-                    let device: i64 = row.try_get("recipient_device")?;
-                    Ok((row.try_get("sender")?, row.try_get("client_id")?, row.try_get("recipient")?, u32::try_from(device).unwrap_or_default()))
-                };
                 let rows: Vec<(&PendingSend, &NewCopy)> = sends.iter().flat_map(|s| s.copies.iter().map(move |c| (*s, c))).collect();
-                let row_bytes = |(_, c): &(&PendingSend, &NewCopy)| c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 96;
-                let mut inserted: std::collections::HashMap<CopyKey, i64> = std::collections::HashMap::new();
-                for chunk in shared::statement_chunks(&rows, row_bytes) {
-                    let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                        "INSERT INTO messages (sender, sender_device, recipient, recipient_device, client_id, group_id, envelope, \
-                         self_copy, sent_at, expires_at, view_once, media_path) ",
-                    );
-                    query.push_values(chunk, |mut row, (send, copy)| {
-                        row.push_bind(send.sender.clone())
-                            .push_bind(i64::from(send.sender_device))
-                            .push_bind(copy.recipient.clone())
-                            .push_bind(i64::from(copy.device_id))
-                            .push_bind(send.client_id.clone())
-                            .push_bind(copy.group_id.clone())
-                            .push_bind(copy.envelope.clone())
-                            .push_bind(copy.self_copy.clone())
-                            .push_bind(send.now)
-                            .push_bind(copy.expires_at)
-                            .push_bind(copy.view_once)
-                            .push_bind(copy.media_path.clone());
-                    });
-                    query.push(
-                        " ON CONFLICT (sender, client_id, recipient, recipient_device) DO NOTHING \
-                         RETURNING id, sender, client_id, recipient, recipient_device",
-                    );
-                    for row in query.build().fetch_all(&mut *conn).await? {
-                        inserted.insert(key_of(&row)?, row.try_get("id")?);
-                    }
-                }
-                // Copies stored before (retries): their ids, in one query
-                // per run of sends that had any.
-                let mut earlier: std::collections::HashMap<CopyKey, i64> = std::collections::HashMap::new();
+                let mut inserted = Self::insert_copies(&mut *conn, &rows).await?;
+                // Copies stored before (retries): their ids.
+                let mut earlier = std::collections::HashMap::new();
                 if inserted.len() < rows.len() {
                     let mut retried: Vec<(&str, &str)> = rows
                         .iter()
@@ -231,20 +204,7 @@ macro_rules! messages_methods {
                         .collect();
                     retried.sort_unstable();
                     retried.dedup();
-                    for chunk in retried.chunks(shared::ROWS_PER_STATEMENT) {
-                        let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                            "SELECT id, sender, client_id, recipient, recipient_device FROM messages WHERE (sender, client_id) IN (",
-                        );
-                        let mut list = query.separated(", ");
-                        for (sender, client_id) in chunk {
-                            list.push("(").push_bind_unseparated((*sender).to_owned()).push_unseparated(", ");
-                            list.push_bind_unseparated((*client_id).to_owned()).push_unseparated(")");
-                        }
-                        query.push(")");
-                        for row in query.build().fetch_all(&mut *conn).await? {
-                            earlier.insert(key_of(&row)?, row.try_get("id")?);
-                        }
-                    }
+                    earlier = Self::stored_copies(&mut *conn, &retried).await?;
                 }
                 let mut entries: Vec<(&str, u32, i64, bool)> = Vec::new();
                 let mut per_send = Vec::with_capacity(sends.len());
@@ -300,27 +260,9 @@ macro_rules! messages_methods {
                 let counts: Vec<((&str, u32), i64)> = counts.into_iter().collect();
                 // The first free position of each inbox.
                 let mut next: std::collections::HashMap<(String, u32), i64> = std::collections::HashMap::new();
-                for chunk in counts.chunks(shared::ROWS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                        "UPDATE devices SET inbox_seq = devices.inbox_seq + v.column3 FROM (",
-                    );
-                    query.push_values(chunk, |mut row, ((owner, device), count)| {
-                        row.push_bind((*owner).to_owned()).push_bind(i64::from(*device)).push_bind(*count);
-                    });
-                    query.push(
-                        ") AS v WHERE devices.user_id = v.column1 AND devices.device_id = v.column2 \
-                         RETURNING devices.user_id, devices.device_id, devices.inbox_seq",
-                    );
-                    // (SQLite's RETURNING may not name the FROM clause's
-                    // tables: the counts are looked up here.)
-                    for row in query.build().fetch_all(&mut *conn).await? {
-                        let device: i64 = row.try_get("device_id")?;
-                        let seq: i64 = row.try_get("inbox_seq")?;
-                        let owner: String = row.try_get("user_id")?;
-                        let device = u32::try_from(device).unwrap_or_default();
-                        let count = wanted.get(&(owner.as_str(), device)).copied().unwrap_or(0);
-                        next.insert((owner, device), seq - count + 1);
-                    }
+                for (owner, device, seq) in Self::advance_inboxes(&mut *conn, &counts).await? {
+                    let count = wanted.get(&(owner.as_str(), device)).copied().unwrap_or(0);
+                    next.insert((owner, device), seq - count + 1);
                 }
                 let mut rows = Vec::with_capacity(entries.len());
                 for (owner, device, message_id, outgoing) in entries {
@@ -332,50 +274,8 @@ macro_rules! messages_methods {
                     rows.push((*owner, *device, *seq, *message_id, *outgoing));
                     *seq += 1;
                 }
-                for chunk in rows.chunks(shared::ROWS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                        "INSERT INTO inbox (user_id, device_id, seq, message_id, outgoing) ",
-                    );
-                    query.push_values(chunk, |mut row, (owner, device, seq, message_id, outgoing)| {
-                        row.push_bind((*owner).to_owned())
-                            .push_bind(i64::from(*device))
-                            .push_bind(*seq)
-                            .push_bind(*message_id)
-                            .push_bind(*outgoing);
-                    });
-                    query.build().execute(&mut *conn).await?;
-                }
+                Self::insert_entries(&mut *conn, &rows).await?;
                 Ok(())
-            }
-
-            /// Every device row of these users (listed or not, removed or
-            /// not), in one statement per 64 users.
-            async fn devices_of(
-                conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
-                users: &[&str],
-            ) -> Result<shared::DevicesOf, StoreError> {
-                let mut devices = shared::DevicesOf::new();
-                for chunk in users.chunks(shared::ROWS_PER_STATEMENT) {
-                    let mut query = sqlx::QueryBuilder::<<$store as shared::Backend>::Db>::new(
-                        "SELECT user_id, device_id, listed, removed_at IS NULL AS live FROM devices WHERE user_id IN (",
-                    );
-                    let mut list = query.separated(", ");
-                    for user in chunk {
-                        list.push_bind((*user).to_owned());
-                    }
-                    query.push(") ORDER BY user_id, device_id");
-                    for row in query.build().fetch_all(&mut *conn).await? {
-                        let device: i64 = row.try_get("device_id")?;
-                        if let Ok(device) = u32::try_from(device) {
-                            devices.entry(row.try_get("user_id")?).or_default().push(shared::DeviceRef {
-                                id: device,
-                                listed: row.try_get("listed")?,
-                                live: row.try_get("live")?,
-                            });
-                        }
-                    }
-                }
-                Ok(devices)
             }
 
             pub(super) async fn inbox(

@@ -12,10 +12,12 @@ mod groups;
 mod media;
 mod messages;
 mod postgres;
+mod postgres_batch;
 mod prekeys;
 mod shared;
 mod shares;
 mod sqlite;
+mod sqlite_batch;
 mod sqlite_checkpoint;
 mod users;
 

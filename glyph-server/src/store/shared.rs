@@ -60,6 +60,47 @@ pub(super) struct DeviceRef {
 /// The device rows of a batch's users, by user id.
 pub(super) type DevicesOf = std::collections::HashMap<String, Vec<DeviceRef>>;
 
+/// Adds a row of `user_id, device_id, listed, live` to `devices`.
+pub(super) fn add_device_row<R: sqlx::Row>(
+    devices: &mut DevicesOf,
+    row: &R,
+) -> Result<(), sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let device: i64 = row.try_get("device_id")?;
+    if let Ok(device) = u32::try_from(device) {
+        devices
+            .entry(row.try_get("user_id")?)
+            .or_default()
+            .push(DeviceRef {
+                id: device,
+                listed: row.try_get("listed")?,
+                live: row.try_get("live")?,
+            });
+    }
+    Ok(())
+}
+
+/// An inbox's owner, device and new last position, from a row of
+/// `user_id, device_id, inbox_seq`.
+pub(super) fn advanced_inbox<R: sqlx::Row>(row: &R) -> Result<(String, u32, i64), StoreError>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    let device: i64 = row.try_get("device_id")?;
+    Ok((
+        row.try_get("user_id")?,
+        u32::try_from(device).unwrap_or_default(),
+        row.try_get("inbox_seq")?,
+    ))
+}
+
 /// A user's listed devices, ascending.
 pub(super) fn listed<'a>(devices: &'a DevicesOf, user: &str) -> impl Iterator<Item = u32> + 'a {
     devices
