@@ -1,10 +1,13 @@
 //! The set-based statements of a batch of sends on PostgreSQL (see
-//! `messages`): every row travels in arrays, one per column, unpacked by
+//! `messages`): rows travel in arrays, one per column, unpacked by
 //! `UNNEST`, so each statement has one text whatever the number of rows.
 //! A connection prepares each text once; multi-row `VALUES` lists had a
 //! text per row count, each prepared afresh on each connection (a round
 //! trip and a plan), which held up the first seconds of load on a new
-//! server (docs/benchmarks.md).
+//! server (docs/benchmarks.md). Rows still go in runs of at most
+//! `shared::ROWS_PER_STATEMENT` rows and about
+//! `shared::BYTES_PER_STATEMENT` bytes (see there: a larger message waits
+//! 40 ms for Nagle's algorithm), all runs under the same text.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,13 +25,18 @@ impl PostgresStore {
         conn: &mut PgConnection,
         users: &[&str],
     ) -> Result<BTreeSet<String>, StoreError> {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE",
-        )
-        .bind(users)
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(rows.into_iter().collect())
+        let mut found = BTreeSet::new();
+        // (Runs of sorted users, in order: every batch locks in one order.)
+        for chunk in users.chunks(shared::ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT user_id FROM users WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     /// Every device row of these users (listed or not, removed or not).
@@ -37,15 +45,17 @@ impl PostgresStore {
         users: &[&str],
     ) -> Result<shared::DevicesOf, StoreError> {
         let mut devices = shared::DevicesOf::new();
-        let rows = sqlx::query(
-            "SELECT user_id, device_id, listed, removed_at IS NULL AS live FROM devices \
-             WHERE user_id = ANY($1) ORDER BY user_id, device_id",
-        )
-        .bind(users)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            shared::add_device_row(&mut devices, &row)?;
+        for chunk in users.chunks(shared::ROWS_PER_STATEMENT) {
+            let rows = sqlx::query(
+                "SELECT user_id, device_id, listed, removed_at IS NULL AS live FROM devices \
+                 WHERE user_id = ANY($1) ORDER BY user_id, device_id",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                shared::add_device_row(&mut devices, &row)?;
+            }
         }
         Ok(devices)
     }
@@ -53,6 +63,21 @@ impl PostgresStore {
     /// Inserts the copies (a copy stored already, by a retry, is skipped)
     /// and returns the ids of those inserted.
     pub(super) async fn insert_copies(
+        conn: &mut PgConnection,
+        rows: &[(&PendingSend, &NewCopy)],
+    ) -> Result<HashMap<CopyKey, i64>, StoreError> {
+        let row_bytes = |(_, c): &(&PendingSend, &NewCopy)| {
+            c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 96
+        };
+        let mut inserted = HashMap::with_capacity(rows.len());
+        for run in shared::statement_chunks(rows, row_bytes) {
+            inserted.extend(Self::insert_copy_run(&mut *conn, run).await?);
+        }
+        Ok(inserted)
+    }
+
+    /// Inserts one run of copies (see [`Self::insert_copies`]).
+    async fn insert_copy_run(
         conn: &mut PgConnection,
         rows: &[(&PendingSend, &NewCopy)],
     ) -> Result<HashMap<CopyKey, i64>, StoreError> {
@@ -109,19 +134,21 @@ impl PostgresStore {
         conn: &mut PgConnection,
         sends: &[(&str, &str)],
     ) -> Result<HashMap<CopyKey, i64>, StoreError> {
-        let senders: Vec<&str> = sends.iter().map(|(sender, _)| *sender).collect();
-        let client_ids: Vec<&str> = sends.iter().map(|(_, client_id)| *client_id).collect();
-        let rows = sqlx::query(
-            "SELECT id, sender, client_id, recipient, recipient_device FROM messages \
-             WHERE (sender, client_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
-        )
-        .bind(senders)
-        .bind(client_ids)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut stored = HashMap::with_capacity(rows.len());
-        for row in rows {
-            stored.insert(copy_key(&row)?, row.try_get("id")?);
+        let mut stored = HashMap::new();
+        for chunk in sends.chunks(shared::ROWS_PER_STATEMENT) {
+            let senders: Vec<&str> = chunk.iter().map(|(sender, _)| *sender).collect();
+            let client_ids: Vec<&str> = chunk.iter().map(|(_, client_id)| *client_id).collect();
+            let rows = sqlx::query(
+                "SELECT id, sender, client_id, recipient, recipient_device FROM messages \
+                 WHERE (sender, client_id) IN (SELECT * FROM UNNEST($1::text[], $2::text[]))",
+            )
+            .bind(senders)
+            .bind(client_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+            for row in rows {
+                stored.insert(copy_key(&row)?, row.try_get("id")?);
+            }
         }
         Ok(stored)
     }
