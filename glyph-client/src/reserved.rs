@@ -59,26 +59,29 @@ struct Reservation {
 
 impl Reserved {
     /// Whether the position a device's session is about to use is reserved
-    /// already. If not, it reserves the next [`RESERVE_AHEAD`] positions
-    /// from it and returns `false`: this reservation must then be stored
-    /// in a synced commit before the message leaves.
-    pub(crate) fn covers(&mut self, peer: &str, device: u32, position: SendingPosition) -> bool {
+    /// already.
+    pub(crate) fn covers(&self, peer: &str, device: u32, position: SendingPosition) -> bool {
         let chain = Base64::encode_string(position.chain.as_bytes());
-        let devices = self.peers.entry(peer.to_owned()).or_default();
-        if devices
-            .get(&device)
+        self.peers
+            .get(peer)
+            .and_then(|devices| devices.get(&device))
             .is_some_and(|r| r.chain == chain && position.next < r.until)
-        {
-            return true;
-        }
-        devices.insert(
+    }
+
+    /// Reserves the next [`RESERVE_AHEAD`] positions from `position`; the
+    /// reservation must be stored in a synced commit before a message
+    /// takes any of them. (A send that must reserve for one chain renews
+    /// every chain it uses, so that the chains of a group stay in step and
+    /// their sends need a synced commit together, once in
+    /// `RESERVE_AHEAD`.)
+    pub(crate) fn reserve(&mut self, peer: &str, device: u32, position: SendingPosition) {
+        self.peers.entry(peer.to_owned()).or_default().insert(
             device,
             Reservation {
-                chain,
+                chain: Base64::encode_string(position.chain.as_bytes()),
                 until: position.next.saturating_add(RESERVE_AHEAD),
             },
         );
-        false
     }
 
     /// Forgets the reservations of a peer's devices not in `devices` (their
@@ -184,26 +187,30 @@ mod tests {
     }
 
     #[test]
-    fn a_chain_reserves_ahead_once_per_run_of_positions() {
+    fn a_reservation_covers_the_next_positions_of_its_chain_only() {
         let mut reserved = Reserved::default();
         assert!(!reserved.covers("bob", 1, at(7, 0)), "nothing reserved yet");
-        for next in 1..RESERVE_AHEAD {
+        reserved.reserve("bob", 1, at(7, 0));
+        for next in 0..RESERVE_AHEAD {
             assert!(reserved.covers("bob", 1, at(7, next)), "position {next}");
         }
         assert!(!reserved.covers("bob", 1, at(7, RESERVE_AHEAD)), "run out");
-        assert!(reserved.covers("bob", 1, at(7, RESERVE_AHEAD + 1)));
-        // Another device, or a new chain of the same device, reserves its own.
+        // Another device, another peer, or a new chain of the same device
+        // is not covered.
         assert!(!reserved.covers("bob", 2, at(7, 5)));
+        assert!(!reserved.covers("carol", 1, at(7, 5)));
         assert!(!reserved.covers("bob", 1, at(8, 3)));
-        assert!(reserved.covers("bob", 1, at(8, 4)));
-        assert!(!reserved.covers("carol", 1, at(8, 4)));
+        // Renewed from a later position, it covers from there.
+        reserved.reserve("bob", 1, at(7, 40));
+        assert!(reserved.covers("bob", 1, at(7, 40 + RESERVE_AHEAD - 1)));
+        assert!(!reserved.covers("bob", 1, at(7, 40 + RESERVE_AHEAD)));
     }
 
     #[test]
     fn a_device_no_longer_listed_loses_its_reservation() {
         let mut reserved = Reserved::default();
-        reserved.covers("bob", 1, at(7, 0));
-        reserved.covers("bob", 2, at(9, 0));
+        reserved.reserve("bob", 1, at(7, 0));
+        reserved.reserve("bob", 2, at(9, 0));
         reserved.keep_only("bob", &[2]);
         assert!(!reserved.covers("bob", 1, at(7, 1)));
         assert!(reserved.covers("bob", 2, at(9, 1)));
@@ -259,7 +266,7 @@ mod tests {
             .unwrap()
             .chain;
         let mut reserved = Reserved::default();
-        assert!(!reserved.covers("bob", 1, SendingPosition { chain, next: 0 }));
+        reserved.reserve("bob", 1, SendingPosition { chain, next: 0 });
         store(&client, &sessions, &reserved).await;
 
         // No boot noted yet: the chain moves past its reservation.
@@ -273,7 +280,7 @@ mod tests {
         // (where the system names its boots).
         let sessions = client.sessions("bob").await.unwrap();
         let mut reserved = Reserved::default();
-        reserved.covers(
+        reserved.reserve(
             "bob",
             1,
             SendingPosition {
@@ -296,7 +303,7 @@ mod tests {
         // nothing.
         let mut reserved = Reserved::default();
         let other = DhPublicKey::from_bytes([9; 32]);
-        reserved.covers(
+        reserved.reserve(
             "bob",
             1,
             SendingPosition {

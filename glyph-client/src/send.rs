@@ -375,7 +375,8 @@ impl Client {
         let mut batch = Batch::default();
         let mut copies: Vec<MessageCopy> = Vec::with_capacity(members.len());
         let mut reserved = self.reserved().await?;
-        let mut reserving = false;
+        // Where each chain stood before this message (see `reserved`).
+        let mut positions = Vec::new();
         for member in members {
             let contact = match self.contact(member).await? {
                 Some(contact) => contact,
@@ -409,7 +410,7 @@ impl Client {
                 let position = peer
                     .sending_position()
                     .ok_or(glyph_crypto::Error::NoSession)?;
-                reserving |= !reserved.covers(member, device, position);
+                positions.push((member, device, position));
                 let envelope = peer.encrypt(plaintext)?;
                 copies.push(MessageCopy {
                     recipient: member.clone(),
@@ -455,6 +456,14 @@ impl Client {
         self.vault.put_json(&mut batch, records::OUTBOX, &outbox)?;
         // A new reservation is on the disk before any position it covers
         // is used; within one, the commit is flushed beside the post.
+        let reserving = positions
+            .iter()
+            .any(|(member, device, position)| !reserved.covers(member, *device, *position));
+        if reserving {
+            for (member, device, position) in &positions {
+                reserved.reserve(member, *device, *position);
+            }
+        }
         let inserted = if reserving {
             self.vault
                 .put_json(&mut batch, records::RESERVED, &reserved)?;
