@@ -61,11 +61,18 @@ impl Reserved {
     /// Whether the position a device's session is about to use is reserved
     /// already.
     pub(crate) fn covers(&self, peer: &str, device: u32, position: SendingPosition) -> bool {
+        self.reserved_until(peer, device, position).is_some()
+    }
+
+    /// The end of the reservation that covers this position of a device's
+    /// session, if one does (same chain, position below its end).
+    fn reserved_until(&self, peer: &str, device: u32, position: SendingPosition) -> Option<u32> {
         let chain = Base64::encode_string(position.chain.as_bytes());
         self.peers
             .get(peer)
             .and_then(|devices| devices.get(&device))
-            .is_some_and(|r| r.chain == chain && position.next < r.until)
+            .filter(|r| r.chain == chain && position.next < r.until)
+            .map(|r| r.until)
     }
 
     /// Reserves the next [`RESERVE_AHEAD`] positions from `position`; the
@@ -128,18 +135,16 @@ impl Client {
             for (peer, devices) in &reserved.peers {
                 let mut sessions = self.sessions(peer).await?;
                 let mut moved = false;
-                for (device, reservation) in devices {
+                for device in devices.keys() {
                     if sessions.device(*device).is_none() {
                         continue;
                     }
                     let session = sessions.device_mut(*device);
-                    let Some(position) = session.sending_position() else {
-                        continue;
-                    };
-                    let same_chain =
-                        Base64::encode_string(position.chain.as_bytes()) == reservation.chain;
-                    if same_chain && position.next < reservation.until {
-                        session.skip_sending_to(reservation.until)?;
+                    let until = session
+                        .sending_position()
+                        .and_then(|position| reserved.reserved_until(peer, *device, position));
+                    if let Some(until) = until {
+                        session.skip_sending_to(until)?;
                         moved = true;
                     }
                 }

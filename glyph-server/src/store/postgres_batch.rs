@@ -66,11 +66,8 @@ impl PostgresStore {
         conn: &mut PgConnection,
         rows: &[(&PendingSend, &NewCopy)],
     ) -> Result<HashMap<CopyKey, i64>, StoreError> {
-        let row_bytes = |(_, c): &(&PendingSend, &NewCopy)| {
-            c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 96
-        };
         let mut inserted = HashMap::with_capacity(rows.len());
-        for run in shared::statement_chunks(rows, row_bytes) {
+        for run in shared::statement_chunks(rows, shared::copy_bytes) {
             inserted.extend(Self::insert_copy_run(&mut *conn, run).await?);
         }
         Ok(inserted)

@@ -47,6 +47,12 @@ pub(super) fn statement_chunks<T>(items: &[T], size: impl Fn(&T) -> usize) -> Ve
     chunks
 }
 
+/// About how many bytes a copy adds to a statement that inserts it (for
+/// [`statement_chunks`]).
+pub(super) fn copy_bytes((_, copy): &(&PendingSend, &super::NewCopy)) -> usize {
+    copy.envelope.len() + copy.self_copy.as_ref().map_or(0, String::len) + copy.recipient.len() + 96
+}
+
 /// One device row, as a batch of sends reads it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DeviceRef {

@@ -63,11 +63,8 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         rows: &[(&PendingSend, &NewCopy)],
     ) -> Result<HashMap<CopyKey, i64>, StoreError> {
-        let row_bytes = |(_, c): &(&PendingSend, &NewCopy)| {
-            c.envelope.len() + c.self_copy.as_ref().map_or(0, String::len) + c.recipient.len() + 96
-        };
         let mut inserted = HashMap::new();
-        for chunk in shared::statement_chunks(rows, row_bytes) {
+        for chunk in shared::statement_chunks(rows, shared::copy_bytes) {
             let mut query = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO messages (sender, sender_device, recipient, recipient_device, client_id, group_id, envelope, \
                  self_copy, sent_at, expires_at, view_once, media_path) ",
