@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics`: requests by route and status, request
 //! latency, messages stored and pushed, open WebSocket connections, media
-//! bytes stored and blobs deleted from storage.
+//! bytes stored and blobs deleted from storage, and the inbox reads live
+//! push makes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -25,6 +26,10 @@ pub struct Metrics {
     pub messages_stored: AtomicU64,
     /// Inbox entries pushed over WebSockets.
     pub messages_pushed: AtomicU64,
+    /// Inbox reads made for push: at connecting, and for each wake-up
+    /// that did not carry its entries (one from another instance, after
+    /// missed wake-ups, a reader that fell behind).
+    pub push_inbox_reads: AtomicU64,
     /// Open WebSocket connections.
     pub connections: AtomicI64,
     /// Bytes of media blobs stored (uploads that completed).
@@ -107,6 +112,12 @@ impl Metrics {
             out,
             "glyph_messages_pushed_total {}",
             self.messages_pushed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE glyph_push_inbox_reads_total counter");
+        let _ = writeln!(
+            out,
+            "glyph_push_inbox_reads_total {}",
+            self.push_inbox_reads.load(Ordering::Relaxed)
         );
         let _ = writeln!(out, "# TYPE glyph_websocket_connections gauge");
         let _ = writeln!(

@@ -272,5 +272,145 @@ async fn a_send_on_one_instance_is_pushed_by_another_sharing_postgresql() {
             bob.open(&frame["message"]["payload"]),
             "sent to the other instance"
         );
+        // Sends through both at once: the socket's own instance carries its
+        // entries, the other's come as wake-ups to read; none is lost,
+        // repeated or reordered.
+        futures_util::future::join(
+            burst(&first, &alice, &bob, "a"),
+            burst(&second, &alice, &bob, "b"),
+        )
+        .await;
+        let mut pushed = vec![frame["message"].clone()];
+        for _ in 0..80 {
+            pushed.push(next_frame(&mut socket).await["message"].clone());
+        }
+        assert_eq!(pushed, bob.inbox(&second, 0).await);
+    }
+}
+
+/// The value of a counter in `/metrics`.
+async fn counter(server: &TestServer, name: &str) -> u64 {
+    let text = server.metrics().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+const PUSH_READS: &str = "glyph_push_inbox_reads_total";
+
+#[tokio::test]
+async fn a_live_push_carries_what_the_inbox_returns_without_reading_it() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let alice = TestUser::new(&server, 0).await;
+        let bob = TestUser::new(&server, 0).await;
+        let carol = TestUser::new(&server, 0).await;
+        let alice_laptop = alice.link(&server, 2, 2, &[DEVICE, 2]).await;
+        let group = alice.create_group(&server, &[&bob, &carol]).await;
+        let mut bob_socket = connect(&server, &bob.token, 0).await;
+        assert_eq!(next_frame(&mut bob_socket).await["type"], "caught_up");
+        let mut alice_other = connect(&server, &alice_laptop, 0).await;
+        assert_eq!(next_frame(&mut alice_other).await["type"], "caught_up");
+        let reads = counter(&server, PUSH_READS).await;
+
+        alice
+            .send_text(&server, "plain", &[&bob], "plain", None)
+            .await;
+        alice
+            .send_text(
+                &server,
+                "group",
+                &[&bob, &carol],
+                "to the group",
+                Some(&group),
+            )
+            .await;
+        let expiring = serde_json::json!({"client_id": "expiring", "copies": [{
+            "recipient": bob.user_id, "device_id": DEVICE, "envelope": {"v": 1, "opaque": true},
+            "self_copy": {"v": 1, "mine": true},
+            "expires_at": glyph_server::input::now() + 3600, "view_once": true}]});
+        let (status, body) = server
+            .post("/v1/messages", Some(&alice.token), expiring)
+            .await;
+        assert!(status.is_success(), "{body}");
+
+        // What each device was pushed is exactly what its inbox returns.
+        let mut pushed = Vec::new();
+        for _ in 0..3 {
+            pushed.push(next_frame(&mut bob_socket).await["message"].clone());
+        }
+        assert_eq!(pushed, bob.inbox(&server, 0).await);
+        assert_eq!(pushed[2]["view_once"], true, "{}", pushed[2]);
+        let mut self_copies = Vec::new();
+        for _ in 0..3 {
+            self_copies.push(next_frame(&mut alice_other).await["message"].clone());
+        }
+        assert_eq!(self_copies, alice.inbox_of(&server, &alice_laptop).await);
+        assert_eq!(self_copies[0]["direction"], "out");
+        // And no connection read its inbox for them.
+        assert_eq!(counter(&server, PUSH_READS).await, reads);
+    }
+}
+
+#[tokio::test]
+async fn a_reader_that_falls_behind_reads_its_inbox_and_misses_nothing() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let alice = TestUser::new(&server, 0).await;
+        let carol = TestUser::new(&server, 0).await;
+        let bob = TestUser::new(&server, 0).await;
+        let mut socket = connect(&server, &bob.token, 0).await;
+        assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+        let reads = counter(&server, PUSH_READS).await;
+        // Bob stops reading while two senders send at once, each payload
+        // small enough to be carried, until his connection, stuck on a
+        // full socket, has missed wake-ups and read its inbox instead.
+        let pad = "A".repeat(15 * 1024);
+        let send = |from: &TestUser, n: usize| {
+            let copy = serde_json::json!({"recipient": bob.user_id, "device_id": DEVICE,
+                                          "envelope": {"v": 1, "n": n, "pad": pad}});
+            let body = serde_json::json!({"client_id": format!("n{n}"), "copies": [copy]});
+            let (server, token) = (&server, from.token.clone());
+            async move {
+                let (status, body) = server.post("/v1/messages", Some(&token), body).await;
+                assert!(status.is_success(), "{body}");
+            }
+        };
+        let mut sent = 0;
+        while counter(&server, PUSH_READS).await == reads {
+            assert!(sent < 600, "no wake-up was ever missed");
+            let round =
+                (sent..sent + 20).map(|n| send(if n % 2 == 0 { &alice } else { &carol }, n));
+            futures_util::future::join_all(round).await;
+            sent += 20;
+        }
+        let (mut seqs, mut numbers) = (Vec::new(), Vec::new());
+        for _ in 0..sent {
+            let frame = next_frame(&mut socket).await;
+            seqs.push(frame["message"]["seq"].as_i64().unwrap());
+            numbers.push(frame["message"]["payload"]["n"].as_u64().unwrap());
+        }
+        let quiet = tokio::time::timeout(Duration::from_millis(300), next_frame(&mut socket)).await;
+        assert!(quiet.is_err(), "pushed more than was sent: {quiet:?}");
+        // Every message once, in inbox order; the inbox agrees.
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "out of order: {seqs:?}"
+        );
+        numbers.sort_unstable();
+        assert_eq!(numbers, (0..sent as u64).collect::<Vec<_>>());
+        let mut inbox = Vec::new();
+        loop {
+            let after = inbox.last().copied().unwrap_or(0);
+            let page = bob.inbox(&server, after).await;
+            if page.is_empty() {
+                break;
+            }
+            inbox.extend(page.iter().map(|m| m["seq"].as_i64().unwrap()));
+        }
+        assert_eq!(inbox, seqs);
     }
 }

@@ -120,7 +120,7 @@ async fn send(
             media_path: copy.media_path.clone(),
         });
     }
-    let (stored, changed) = state
+    let sent = state
         .store()
         .send(
             &caller.user_id,
@@ -130,18 +130,19 @@ async fn send(
             now,
         )
         .await?;
-    let created = stored.iter().filter(|c| c.created).count();
+    let created = sent.copies.iter().filter(|c| c.created).count();
     state
         .metrics()
         .messages_stored
         .fetch_add(created as u64, Ordering::Relaxed);
-    state.hub().notify(&changed);
+    state.hub().deliver(sent.entries);
     let status = if created > 0 {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let messages = stored
+    let messages = sent
+        .copies
         .into_iter()
         .map(|c| StoredCopy {
             id: c.id,

@@ -1,7 +1,9 @@
 //! `GET /v1/ws`: live push. After the upgrade the server sends every entry
 //! of the device's inbox after the client's cursor (`?after=SEQ`), a
 //! `caught_up` frame, and then each new entry as it is committed, to every
-//! open connection of the device. It pings every 20 s, closes with code 4001 when the token expires,
+//! open connection of the device: the entries a send on this instance
+//! committed come with its wake-up (`push.rs`); otherwise, or when they do
+//! not continue the connection's cursor, it reads the inbox. It pings every 20 s, closes with code 4001 when the token expires,
 //! 4003 when the device is removed from its user's list,
 //! and drops a reader that cannot keep up (a send blocked for 10 s) instead
 //! of buffering for it.
@@ -19,14 +21,16 @@ use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use glyph_api::PushFrame;
 use serde::Deserialize;
+use tokio::sync::broadcast;
 
 use crate::app::AppState;
 use crate::auth::authenticate;
 use crate::error::ApiError;
 use crate::input::ApiQuery;
 use crate::input::now;
+use crate::push::{WakeUp, continuing};
 use crate::routes::messages::{MAX_PAGE, inbox_message};
-use crate::store::DeviceState;
+use crate::store::{DeviceState, InboxRow};
 
 /// Close code: the access token expired.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
@@ -96,13 +100,17 @@ async fn serve(
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.reset();
-    // Read the inbox at the start and after each wake-up, never on pings or
-    // incoming frames: an idle connection costs no queries.
+    // Read the inbox at the start and after each wake-up that does not
+    // carry its entries, never on pings or incoming frames: an idle
+    // connection costs no queries.
     let mut pending = true;
     let mut caught_up = false;
     let end = loop {
         if pending {
             pending = false;
+            // The read covers every wake-up queued so far: each was sent
+            // after its commit.
+            discard_queued(&mut wake);
             match push_pending(&mut sink, state, user_id, device_id, &mut after).await {
                 Err(end) => break end,
                 // A wake-up with nothing new: a removal wakes the device.
@@ -121,12 +129,20 @@ async fn serve(
             }
         }
         tokio::select! {
-            changed = wake.changed() => {
-                if changed.is_err() {
+            woke = wake.recv() => match woke {
+                Ok(WakeUp::Entries(entries)) => match continuing(&entries, after) {
+                    Some(new) => {
+                        if let Err(end) = push_rows(&mut sink, state, new.iter().cloned(), &mut after).await {
+                            break end;
+                        }
+                    }
+                    None => pending = true,
+                },
+                Ok(WakeUp::Read) | Err(broadcast::error::RecvError::Lagged(_)) => pending = true,
+                Err(broadcast::error::RecvError::Closed) => {
                     break End::Close(CLOSE_GOING_AWAY, "server shutting down");
                 }
-                pending = true;
-            }
+            },
             _ = &mut expiry => break End::Close(CLOSE_TOKEN_EXPIRED, "access token expired"),
             _ = async { shutting_down.wait_for(|stop| *stop).await.map(|_| ()) } => {
                 break End::Close(CLOSE_GOING_AWAY, "server shutting down");
@@ -153,6 +169,12 @@ async fn serve(
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
+/// Drops the wake-ups waiting in the channel.
+fn discard_queued(wake: &mut broadcast::Receiver<WakeUp>) {
+    use broadcast::error::TryRecvError;
+    while matches!(wake.try_recv(), Ok(_) | Err(TryRecvError::Lagged(_))) {}
+}
+
 /// Ends the connection of a device its user removed.
 async fn check_still_listed(state: &AppState, user_id: &str, device_id: u32) -> Result<(), End> {
     match state.store().device_state(user_id, device_id).await {
@@ -176,6 +198,10 @@ async fn push_pending(
 ) -> Result<usize, End> {
     let mut pushed = 0;
     loop {
+        state
+            .metrics()
+            .push_inbox_reads
+            .fetch_add(1, Ordering::Relaxed);
         let rows = match state
             .store()
             .inbox(user_id, device_id, *after, MAX_PAGE, now())
@@ -188,25 +214,42 @@ async fn push_pending(
             }
         };
         let full_page = rows.len() as i64 == MAX_PAGE;
-        for row in rows {
-            *after = row.seq;
-            pushed += 1;
-            send_frame(
-                sink,
-                &PushFrame::Message {
-                    message: Box::new(inbox_message(row)),
-                },
-            )
-            .await?;
-            state
-                .metrics()
-                .messages_pushed
-                .fetch_add(1, Ordering::Relaxed);
-        }
+        pushed += push_rows(sink, state, rows, after).await?;
         if !full_page {
             return Ok(pushed);
         }
     }
+}
+
+/// Pushes inbox entries in order, moving the cursor past each; one that
+/// expired since it was committed is passed over. Returns how many went.
+async fn push_rows(
+    sink: &mut Sink,
+    state: &AppState,
+    rows: impl IntoIterator<Item = InboxRow>,
+    after: &mut i64,
+) -> Result<usize, End> {
+    let now = now();
+    let mut pushed = 0;
+    for row in rows {
+        *after = row.seq;
+        if row.expires_at.is_some_and(|at| at <= now) {
+            continue;
+        }
+        pushed += 1;
+        send_frame(
+            sink,
+            &PushFrame::Message {
+                message: Box::new(inbox_message(row)),
+            },
+        )
+        .await?;
+        state
+            .metrics()
+            .messages_pushed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(pushed)
 }
 
 async fn send_frame(sink: &mut Sink, frame: &PushFrame) -> Result<(), End> {

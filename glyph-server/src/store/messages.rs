@@ -16,7 +16,7 @@
 //! `postgres_batch`: arrays and `UNNEST`, one statement text for any
 //! number of rows).
 
-use super::{InboxOf, NewCopy, StoreError, StoredCopy};
+use super::{InboxRow, NewCopy, NewEntry, Sent, StoreError};
 
 /// A send waiting in the commit queue (see `group_commit`).
 #[derive(Debug)]
@@ -52,8 +52,46 @@ where
     ))
 }
 
-/// What a send stored, and the inboxes it changed.
-pub(super) type SendResult = Result<(Vec<StoredCopy>, Vec<InboxOf>), StoreError>;
+/// What a send stored, and the inbox entries it added.
+pub(super) type SendResult = Result<Sent, StoreError>;
+
+/// The entry a new copy adds to the inbox `owner`'s `device`, at `seq`, as
+/// a read of that inbox returns it: the recipient's envelope, or the
+/// self-copy when it is the sender's own (`outgoing`).
+pub(super) fn new_entry(
+    send: &PendingSend,
+    copy: &NewCopy,
+    (owner, device): (&str, u32),
+    seq: i64,
+    id: i64,
+    outgoing: bool,
+) -> NewEntry {
+    let payload = if outgoing {
+        copy.self_copy.clone().unwrap_or_default()
+    } else {
+        copy.envelope.clone()
+    };
+    NewEntry {
+        inbox: (owner.to_owned(), device),
+        row: InboxRow {
+            seq,
+            id,
+            outgoing,
+            sender: send.sender.clone(),
+            sender_device: send.sender_device,
+            recipient: copy.recipient.clone(),
+            recipient_device: copy.device_id,
+            client_id: send.client_id.clone(),
+            group_id: copy.group_id.clone(),
+            payload,
+            sent_at: send.now,
+            expires_at: copy.expires_at,
+            view_once: copy.view_once,
+            media_path: copy.media_path.clone(),
+            media_removed_at: None,
+        },
+    }
+}
 
 /// Messages, for a backend type; `$lock` is appended to row-locking
 /// `SELECT`s (see `shared::impl_store`).
@@ -169,12 +207,12 @@ macro_rules! messages_methods {
                 let mut changed = std::collections::BTreeSet::new();
                 for result in &mut results {
                     if result.is_none() {
-                        let stored = written.next().ok_or(StoreError::WriterLost)?;
-                        changed.extend(stored.1.iter().cloned());
-                        *result = Some(Ok(stored));
+                        let sent = written.next().ok_or(StoreError::WriterLost)?;
+                        changed.extend(sent.entries.iter().map(|e| e.inbox.clone()));
+                        *result = Some(Ok(sent));
                     }
                 }
-                let changed: Vec<InboxOf> = changed.into_iter().collect();
+                let changed: Vec<super::InboxOf> = changed.into_iter().collect();
                 // Other instances sharing the database learn of the change
                 // when (and only if) it commits.
                 self.notify_changed(&mut tx, &changed).await?;
@@ -186,12 +224,12 @@ macro_rules! messages_methods {
             /// already, by a retry, is not stored again) and their inbox
             /// entries: each copy to its device, and a self-copy to each of
             /// its sender's other listed devices. Returns, per send, what it
-            /// stored and the inboxes it changed.
+            /// stored and the entries it added.
             async fn write_copies(
                 conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
                 sends: &[&PendingSend],
                 devices: &shared::DevicesOf,
-            ) -> Result<Vec<(Vec<StoredCopy>, Vec<InboxOf>)>, StoreError> {
+            ) -> Result<Vec<super::Sent>, StoreError> {
                 let rows: Vec<(&PendingSend, &NewCopy)> = sends.iter().flat_map(|s| s.copies.iter().map(move |c| (*s, c))).collect();
                 let mut inserted = Self::insert_copies(&mut *conn, &rows).await?;
                 // Copies stored before (retries): their ids.
@@ -207,11 +245,12 @@ macro_rules! messages_methods {
                     earlier = Self::stored_copies(&mut *conn, &retried).await?;
                 }
                 let mut entries: Vec<(&str, u32, i64, bool)> = Vec::new();
+                // Per entry: the index of its send, and its copy.
+                let mut origins: Vec<(usize, &NewCopy)> = Vec::new();
                 let mut per_send = Vec::with_capacity(sends.len());
-                for send in sends {
+                for (index, send) in sends.iter().enumerate() {
                     let own: Vec<u32> = shared::listed(devices, &send.sender).filter(|d| *d != send.sender_device).collect();
                     let mut stored = Vec::with_capacity(send.copies.len());
-                    let mut inboxes = std::collections::BTreeSet::new();
                     for copy in &send.copies {
                         let key = (send.sender.clone(), send.client_id.clone(), copy.recipient.clone(), copy.device_id);
                         // `remove`: a copy named twice, in one request or in
@@ -228,30 +267,34 @@ macro_rules! messages_methods {
                         };
                         if created {
                             entries.push((copy.recipient.as_str(), copy.device_id, id, false));
-                            inboxes.insert((copy.recipient.clone(), copy.device_id));
+                            origins.push((index, copy));
                             if copy.self_copy.is_some() {
                                 for device in &own {
                                     entries.push((send.sender.as_str(), *device, id, true));
-                                    inboxes.insert((send.sender.clone(), *device));
+                                    origins.push((index, copy));
                                 }
                             }
                         }
-                        stored.push(StoredCopy { id, recipient: copy.recipient.clone(), device_id: copy.device_id, created });
+                        stored.push(super::StoredCopy { id, recipient: copy.recipient.clone(), device_id: copy.device_id, created });
                     }
-                    per_send.push((stored, inboxes.into_iter().collect()));
+                    per_send.push(super::Sent { copies: stored, entries: Vec::new() });
                 }
-                Self::append_to_inboxes(&mut *conn, &entries).await?;
+                let seqs = Self::append_to_inboxes(&mut *conn, &entries).await?;
+                for ((&(owner, device, id, outgoing), seq), (index, copy)) in entries.iter().zip(seqs).zip(origins) {
+                    let entry = super::messages::new_entry(sends[index], copy, (owner, device), seq, id, outgoing);
+                    per_send[index].entries.push(entry);
+                }
                 Ok(per_send)
             }
 
             /// Appends entries `(owner, device, message id, outgoing)` to
             /// their inboxes: each inbox's position advances once, by its
             /// number of entries, and the entries take the positions in
-            /// order.
+            /// order. Returns each entry's position.
             async fn append_to_inboxes(
                 conn: &mut <<$store as shared::Backend>::Db as sqlx::Database>::Connection,
                 entries: &[(&str, u32, i64, bool)],
-            ) -> Result<(), StoreError> {
+            ) -> Result<Vec<i64>, StoreError> {
                 let mut counts: std::collections::BTreeMap<(&str, u32), i64> = std::collections::BTreeMap::new();
                 for (owner, device, _, _) in entries {
                     *counts.entry((*owner, *device)).or_default() += 1;
@@ -275,7 +318,7 @@ macro_rules! messages_methods {
                     *seq += 1;
                 }
                 Self::insert_entries(&mut *conn, &rows).await?;
-                Ok(())
+                Ok(rows.iter().map(|row| row.2).collect())
             }
 
             pub(super) async fn inbox(

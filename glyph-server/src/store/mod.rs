@@ -339,6 +339,25 @@ pub struct InboxRow {
     pub media_removed_at: Option<i64>,
 }
 
+/// What a send stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Each copy, new or stored before by a retry.
+    pub copies: Vec<StoredCopy>,
+    /// The inbox entries it added (none for a retry), in each inbox's
+    /// order: what a read of those inboxes returns for them, for live push.
+    pub entries: Vec<NewEntry>,
+}
+
+/// An inbox entry a send added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The inbox it went to.
+    pub inbox: InboxOf,
+    /// The entry, as a read of the inbox returns it.
+    pub row: InboxRow,
+}
+
 /// A group roster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRow {
@@ -503,7 +522,7 @@ pub trait Store: Send + Sync + 'static {
     /// devices; the copy with the self-copy also reaches every other listed
     /// device of the sender. A copy already stored under the same sender,
     /// client id, recipient and device is not stored again. Returns the
-    /// inboxes that changed, for live push.
+    /// copies and the inbox entries it added, for live push.
     async fn send(
         &self,
         sender: &str,
@@ -511,7 +530,7 @@ pub trait Store: Send + Sync + 'static {
         client_id: &str,
         copies: &[NewCopy],
         now: i64,
-    ) -> Result<(Vec<StoredCopy>, Vec<InboxOf>), StoreError>;
+    ) -> Result<Sent, StoreError>;
     /// A device's inbox entries after `after`, at most `limit`, unexpired.
     async fn inbox(
         &self,

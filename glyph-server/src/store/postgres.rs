@@ -12,8 +12,8 @@ use super::messages::{PendingSend, SendResult};
 use super::shared::{self, impl_store};
 use super::{
     BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
-    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, StoredCopy,
-    SweepReport, UserRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, SweepReport,
+    UserRow,
 };
 
 /// Storage in PostgreSQL.

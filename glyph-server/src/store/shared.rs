@@ -450,7 +450,7 @@ macro_rules! impl_store {
             }
 
             // Messages: `messages.rs`.
-            async fn send(&self, sender: &str, sender_device: u32, client_id: &str, copies: &[NewCopy], now: i64) -> Result<(Vec<StoredCopy>, Vec<InboxOf>), StoreError> {
+            async fn send(&self, sender: &str, sender_device: u32, client_id: &str, copies: &[NewCopy], now: i64) -> Result<super::Sent, StoreError> {
                 Self::send(self, sender, sender_device, client_id, copies, now).await
             }
             async fn inbox(&self, user_id: &str, device_id: u32, after: i64, limit: i64, now: i64) -> Result<Vec<InboxRow>, StoreError> {

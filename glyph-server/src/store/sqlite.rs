@@ -16,8 +16,8 @@ use super::shared::{self, impl_store};
 use super::sqlite_checkpoint::Checkpointer;
 use super::{
     BundleRow, DeviceListChange, DeviceRow, DeviceState, GroupRow, InboxOf, InboxRow, MediaRow,
-    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, StoredCopy,
-    SweepReport, UserRow,
+    NewCopy, NewDeviceList, Registered, SignedPreKeyRow, StoreError, StoreOptions, SweepReport,
+    UserRow,
 };
 
 /// Storage in a SQLite file.
