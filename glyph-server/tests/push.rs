@@ -414,3 +414,52 @@ async fn a_reader_that_falls_behind_reads_its_inbox_and_misses_nothing() {
         assert_eq!(inbox, seqs);
     }
 }
+
+#[tokio::test]
+async fn a_send_whose_client_hangs_up_is_still_pushed_once_committed() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let alice = TestUser::new(&server, 0).await;
+        let bob = TestUser::new(&server, 0).await;
+        let mut socket = connect(&server, &bob.token, 0).await;
+        assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
+        let client = http_client();
+        let mut pushed = Vec::new();
+        let mut given_up_after_storing = 0;
+        // Rounds of sends all given up by their client at one moment, a
+        // little later each round: some never stored, some stored and
+        // answered to no one. After each round nothing else is sent, so
+        // only the stored sends themselves can wake Bob's socket.
+        for round in 0..12u64 {
+            let attempts = (0..20u64).map(|n| {
+                let copy = serde_json::json!({"recipient": bob.user_id, "device_id": DEVICE,
+                                              "envelope": {"v": 1, "n": n, "round": round}});
+                let request = client
+                    .post(format!("{}/v1/messages", server.base))
+                    .bearer_auth(&alice.token)
+                    .json(&serde_json::json!({"client_id": format!("r{round}n{n}"), "copies": [copy]}))
+                    .send();
+                async move {
+                    tokio::time::timeout(Duration::from_millis(round), request)
+                        .await
+                        .is_err()
+                }
+            });
+            let given_up = futures_util::future::join_all(attempts).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let stored = bob.inbox(&server, 0).await;
+            given_up_after_storing += stored[pushed.len()..]
+                .iter()
+                .filter(|m| given_up[m["payload"]["n"].as_u64().unwrap() as usize])
+                .count();
+            while pushed.len() < stored.len() {
+                pushed.push(next_frame(&mut socket).await["message"].clone());
+            }
+            assert_eq!(pushed, stored);
+        }
+        assert!(
+            given_up_after_storing > 0,
+            "no send was given up after storing"
+        );
+    }
+}

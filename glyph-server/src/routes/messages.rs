@@ -24,7 +24,7 @@ use crate::input::{
     ApiJson, ApiPath, ApiQuery, check_client_id, check_group_id, check_user_id, now,
 };
 use crate::limits::Scope;
-use crate::store::{InboxRow, NewCopy};
+use crate::store::{InboxRow, NewCopy, StoreError};
 
 /// Most entries one inbox page returns.
 pub(crate) const MAX_PAGE: i64 = 500;
@@ -120,29 +120,38 @@ async fn send(
             media_path: copy.media_path.clone(),
         });
     }
-    let sent = state
-        .store()
-        .send(
-            &caller.user_id,
-            caller.device_id,
-            &request.client_id,
-            &copies,
-            now,
-        )
-        .await?;
-    let created = sent.copies.iter().filter(|c| c.created).count();
+    // Stored and delivered in a task of its own: a client that hangs up
+    // once its send is committed cannot keep the wake-up from the
+    // recipients' connections (they would learn of it only at the next).
+    let stored = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let sent = state
+                .store()
+                .send(
+                    &caller.user_id,
+                    caller.device_id,
+                    &request.client_id,
+                    &copies,
+                    now,
+                )
+                .await?;
+            state.hub().deliver(sent.entries);
+            Ok::<_, StoreError>(sent.copies)
+        })
+    };
+    let stored = stored.await.map_err(|_| StoreError::WriterLost)??;
+    let created = stored.iter().filter(|c| c.created).count();
     state
         .metrics()
         .messages_stored
         .fetch_add(created as u64, Ordering::Relaxed);
-    state.hub().deliver(sent.entries);
     let status = if created > 0 {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let messages = sent
-        .copies
+    let messages = stored
         .into_iter()
         .map(|c| StoredCopy {
             id: c.id,
