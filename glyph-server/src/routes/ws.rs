@@ -3,10 +3,10 @@
 //! `caught_up` frame, and then each new entry as it is committed, to every
 //! open connection of the device: the entries a send on this instance
 //! committed come with its wake-up (`push.rs`); otherwise, or when they do
-//! not continue the connection's cursor, it reads the inbox. It pings every 20 s, closes with code 4001 when the token expires,
-//! 4003 when the device is removed from its user's list,
-//! and drops a reader that cannot keep up (a send blocked for 10 s) instead
-//! of buffering for it.
+//! not continue the connection's cursor, it reads the inbox. It pings
+//! every 20 s, closes with code 4001 when the token expires, 4003 when the
+//! device is removed from its user's list, and drops a reader that cannot
+//! keep up (a send blocked for 10 s) instead of buffering for it.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
