@@ -220,15 +220,7 @@ async fn a_reader_that_stops_reading_is_disconnected_not_buffered_for() {
                 .is_success()
         );
     }
-    let gauge = || async {
-        let text = server.metrics().await;
-        text.lines()
-            .find_map(|l| l.strip_prefix("glyph_websocket_connections "))
-            .unwrap()
-            .trim()
-            .parse::<i64>()
-            .unwrap()
-    };
+    let gauge = || server.metric("glyph_websocket_connections");
     assert_eq!(gauge().await, 1);
     // Bob never reads. Within the send timeout (10 s) plus slack the server
     // gives up on him.
@@ -288,17 +280,6 @@ async fn a_send_on_one_instance_is_pushed_by_another_sharing_postgresql() {
     }
 }
 
-/// The value of a counter in `/metrics`.
-async fn counter(server: &TestServer, name: &str) -> u64 {
-    let text = server.metrics().await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 const PUSH_READS: &str = "glyph_push_inbox_reads_total";
 
 #[tokio::test]
@@ -314,7 +295,7 @@ async fn a_live_push_carries_what_the_inbox_returns_without_reading_it() {
         assert_eq!(next_frame(&mut bob_socket).await["type"], "caught_up");
         let mut alice_other = connect(&server, &alice_laptop, 0).await;
         assert_eq!(next_frame(&mut alice_other).await["type"], "caught_up");
-        let reads = counter(&server, PUSH_READS).await;
+        let reads = server.metric(PUSH_READS).await;
 
         alice
             .send_text(&server, "plain", &[&bob], "plain", None)
@@ -351,7 +332,7 @@ async fn a_live_push_carries_what_the_inbox_returns_without_reading_it() {
         assert_eq!(self_copies, alice.inbox_of(&server, &alice_laptop).await);
         assert_eq!(self_copies[0]["direction"], "out");
         // And no connection read its inbox for them.
-        assert_eq!(counter(&server, PUSH_READS).await, reads);
+        assert_eq!(server.metric(PUSH_READS).await, reads);
     }
 }
 
@@ -364,7 +345,7 @@ async fn a_reader_that_falls_behind_reads_its_inbox_and_misses_nothing() {
         let bob = TestUser::new(&server, 0).await;
         let mut socket = connect(&server, &bob.token, 0).await;
         assert_eq!(next_frame(&mut socket).await["type"], "caught_up");
-        let reads = counter(&server, PUSH_READS).await;
+        let reads = server.metric(PUSH_READS).await;
         // Bob stops reading while two senders send at once, each payload
         // small enough to be carried, until his connection, stuck on a
         // full socket, has missed wake-ups and read its inbox instead.
@@ -380,7 +361,7 @@ async fn a_reader_that_falls_behind_reads_its_inbox_and_misses_nothing() {
             }
         };
         let mut sent = 0;
-        while counter(&server, PUSH_READS).await == reads {
+        while server.metric(PUSH_READS).await == reads {
             assert!(sent < 600, "no wake-up was ever missed");
             let round =
                 (sent..sent + 20).map(|n| send(if n % 2 == 0 { &alice } else { &carol }, n));

@@ -217,6 +217,17 @@ impl TestServer {
         response.text().await.unwrap()
     }
 
+    /// One unlabelled value of `/metrics` (a counter or a gauge).
+    pub async fn metric(&self, name: &str) -> i64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
